@@ -1,0 +1,2 @@
+namespace MoeOpGen.Generator;
+internal static class Placeholder { }
