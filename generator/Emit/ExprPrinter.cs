@@ -1,0 +1,125 @@
+using System;
+using System.Globalization;
+using MoeOpGen.Generator.Maths;
+
+namespace MoeOpGen.Generator.Emit;
+
+/// <summary>The languages the maths is printed in.</summary>
+internal enum Target
+{
+    /// <summary>C# in <c>float</c>: the scalar backward and the fused CPU kernel.</summary>
+    CSharpFloat,
+    /// <summary>C# in <c>double</c>: the fp64 twins (finite-difference oracle, fp64 tensors).</summary>
+    CSharpDouble,
+    /// <summary>CUDA C++ in <c>float</c>.</summary>
+    Cuda,
+    /// <summary>TorchSharp tensor operations: the composite engine.</summary>
+    Tensor,
+}
+
+/// <summary>
+/// Prints an expression in a target language with the fewest parentheses that keep the IR's exact evaluation
+/// order (a right operand of equal precedence is always parenthesised: floating-point addition is not associative).
+/// Literals are printed in invariant culture with round-trip precision.
+/// </summary>
+internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = null)
+{
+    private readonly Func<Expr, bool> _isTensor = isTensor ?? (_ => false);
+
+    public string Print(Expr e) => Print(e, 0);
+
+    private string Print(Expr e, int parentPrecedence)
+    {
+        var (text, precedence) = Format(e);
+        return precedence < parentPrecedence ? "(" + text + ")" : text;
+    }
+
+    private (string Text, int Precedence) Format(Expr e) => e switch
+    {
+        Const c => (Literal(c.Value), c.Value < 0 ? 3 : 4),
+        Var v => (v.Name, 4),
+        Neg n => ("-" + Print(n.Operand, 4), 3),
+        Binary b => FormatBinary(b),
+        Pow p => (FormatPow(p), 4),
+        Call c => (FormatCall(c), 4),
+        Cond c => FormatCond(c),
+        _ => throw new InvalidOperationException("Unknown node " + e.GetType().Name),
+    };
+
+    private (string, int) FormatBinary(Binary b)
+    {
+        var (op, precedence) = b.Op switch
+        {
+            BinaryOp.Add => ("+", 1),
+            BinaryOp.Sub => ("-", 1),
+            BinaryOp.Mul => ("*", 2),
+            _ => ("/", 2),
+        };
+        return (Print(b.Left, precedence) + " " + op + " " + Print(b.Right, precedence + 1), precedence);
+    }
+
+    private string FormatPow(Pow p)
+    {
+        string x = Print(p.Base), n = Literal(p.Exponent);
+        return target switch
+        {
+            Target.Cuda => $"powf({x}, {n})",
+            Target.Tensor when _isTensor(p.Base) => $"{Print(p.Base, 4)}.pow({n})",
+            _ => $"OpMath.Pow({x}, {n})",
+        };
+    }
+
+    private string FormatCall(Call c)
+    {
+        string a = Print(c.A), b = c.B is null ? "" : ", " + Print(c.B), cc = c.C is null ? "" : ", " + Print(c.C);
+        if (target == Target.Cuda)
+        {
+            string name = c.Function switch
+            {
+                Func.Exp => "expf", Func.Log => "logf", Func.Sqrt => "sqrtf", Func.Tanh => "tanhf", Func.Erf => "erff",
+                Func.Sigmoid => "mog_sigmoid", Func.Abs => "fabsf", Func.Min => "mog_min", Func.Max => "mog_max",
+                _ => "mog_clamp",
+            };
+            return $"{name}({a}{b}{cc})";
+        }
+        if (target == Target.Tensor && _isTensor(c))
+        {
+            // Min, Max and Clamp may mix tensors and scalars: CompositeMath has the overloads, with OpMath's tie rules.
+            return c.Function switch
+            {
+                Func.Min or Func.Max or Func.Clamp => $"CompositeMath.{c.Function}({a}{b}{cc})",
+                _ => $"{Print(c.A, 4)}.{c.Function.ToString().ToLowerInvariant()}()",
+            };
+        }
+        return $"OpMath.{c.Function}({a}{b}{cc})";
+    }
+
+    private (string, int) FormatCond(Cond c)
+    {
+        string op = c.Compare switch
+        {
+            CompareOp.Less => "<", CompareOp.LessOrEqual => "<=", CompareOp.Greater => ">", _ => ">=",
+        };
+        if (target == Target.Tensor && _isTensor(c))
+        {
+            return ($"CompositeMath.Where(CompositeMath.{c.Compare}({Print(c.Left)}, {Print(c.Right)}), {Print(c.WhenTrue)}, {Print(c.WhenFalse)})", 4);
+        }
+        return ($"{Print(c.Left, 1)} {op} {Print(c.Right, 1)} ? {Print(c.WhenTrue, 1)} : {Print(c.WhenFalse, 1)}", 0);
+    }
+
+    public string Literal(double value) => target == Target.CSharpDouble ? DoubleLiteral(value) : FloatLiteral(value);
+
+    public static string FloatLiteral(double value)
+    {
+        float f = (float)value;
+        if (float.IsPositiveInfinity(f)) return "float.PositiveInfinity";
+        if (float.IsNegativeInfinity(f)) return "float.NegativeInfinity";
+        return f.ToString("R", CultureInfo.InvariantCulture) + "f";
+    }
+
+    public static string DoubleLiteral(double value)
+    {
+        string s = value.ToString("R", CultureInfo.InvariantCulture);
+        return s.IndexOfAny(['.', 'E', 'N', 'I']) >= 0 ? s : s + ".0";
+    }
+}

@@ -1,0 +1,191 @@
+// ---- Gated kernels: input [rows, 2h] -> output [rows, h]; one template, instantiated per variant below ----
+// Variants (template flags): W token weights w[rows] (fp32), B bias [2h] added after the clamp, C input clamp c
+// (gate min(a, c), linear clip(b, -c, c), zero gradient outside, passing on the boundary), F8 FP8 input store.
+// Layout (kernel argument): halves (gate = x[:, :h], linear = x[:, h:]) or interleaved (gate = x[:, 0::2]).
+// Memory: each thread moves packs of V = 16 / sizeof(T) outputs with 16-byte loads when `vec` is set (the
+// launcher checks alignment), scalar loads otherwise. Offsets are 64-bit.
+
+template <typename T>
+__device__ __forceinline__ void mog_load_pair(const T* __restrict__ row, long long col, int n, long long h,
+                                              int interleaved, int vec, float* a, float* b)
+{
+    constexpr int V = 16 / sizeof(T);
+    if (vec && !interleaved) {
+        uint4 pa = *reinterpret_cast<const uint4*>(row + col), pb = *reinterpret_cast<const uint4*>(row + h + col);
+        const T* ta = reinterpret_cast<const T*>(&pa); const T* tb = reinterpret_cast<const T*>(&pb);
+#pragma unroll
+        for (int k = 0; k < V; k++) { a[k] = mog_load(ta[k]); b[k] = mog_load(tb[k]); }
+    } else if (vec) {
+        uint4 p0 = *reinterpret_cast<const uint4*>(row + 2 * col), p1 = *reinterpret_cast<const uint4*>(row + 2 * col + V);
+        const T* t0 = reinterpret_cast<const T*>(&p0); const T* t1 = reinterpret_cast<const T*>(&p1);
+#pragma unroll
+        for (int k = 0; k < V / 2; k++) {
+            a[k] = mog_load(t0[2 * k]); b[k] = mog_load(t0[2 * k + 1]);
+            a[V / 2 + k] = mog_load(t1[2 * k]); b[V / 2 + k] = mog_load(t1[2 * k + 1]);
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            if (k >= n) { a[k] = 0.f; b[k] = 0.f; continue; }
+            long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
+            a[k] = mog_load(row[ia]); b[k] = mog_load(row[ib]);
+        }
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void mog_store_pair(T* __restrict__ row, long long col, int n, long long h,
+                                               int interleaved, int vec, const float* a, const float* b)
+{
+    constexpr int V = 16 / sizeof(T);
+    if (vec && !interleaved) {
+        uint4 pa, pb; T* ta = reinterpret_cast<T*>(&pa); T* tb = reinterpret_cast<T*>(&pb);
+#pragma unroll
+        for (int k = 0; k < V; k++) { ta[k] = mog_store<T>(a[k]); tb[k] = mog_store<T>(b[k]); }
+        *reinterpret_cast<uint4*>(row + col) = pa; *reinterpret_cast<uint4*>(row + h + col) = pb;
+    } else if (vec) {
+        uint4 p0, p1; T* t0 = reinterpret_cast<T*>(&p0); T* t1 = reinterpret_cast<T*>(&p1);
+#pragma unroll
+        for (int k = 0; k < V / 2; k++) {
+            t0[2 * k] = mog_store<T>(a[k]); t0[2 * k + 1] = mog_store<T>(b[k]);
+            t1[2 * k] = mog_store<T>(a[V / 2 + k]); t1[2 * k + 1] = mog_store<T>(b[V / 2 + k]);
+        }
+        *reinterpret_cast<uint4*>(row + 2 * col) = p0; *reinterpret_cast<uint4*>(row + 2 * col + V) = p1;
+    } else {
+        for (int k = 0; k < n; k++) {
+            long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
+            row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
+        }
+    }
+}
+
+// The FP8 copy has the input's layout, one byte per element.
+__device__ __forceinline__ long long mog_pair_index(long long col, int k, long long h, int interleaved, bool linear)
+{
+    return interleaved ? 2 * (col + k) + (linear ? 1 : 0) : (linear ? h : 0) + col + k;
+}
+
+template <typename T, bool W, bool B, bool C, bool F8>
+__device__ __forceinline__ void mog_gated_forward(
+    const T* __restrict__ x, const float* __restrict__ w, const T* __restrict__ bias, T* __restrict__ out,
+    unsigned char* __restrict__ x8, long long rows, long long h, int interleaved, int vec, float c, mog_scalars s)
+{
+    constexpr int V = 16 / sizeof(T);
+    const long long packs = (h + V - 1) / V, total = rows * packs;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        const long long r = i / packs, col = (i - r * packs) * V;
+        const int n = (int)(h - col < V ? h - col : V);
+        float a[V], b[V], ba[V], bb[V], y[V];
+        mog_load_pair(x + r * 2 * h, col, n, h, interleaved, vec, a, b);
+        if (B) mog_load_pair(bias, col, n, h, interleaved, vec, ba, bb);
+        const float wr = W ? w[r] : 1.f;
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            bool clipped_a = false, clipped_b = false;
+            if (C) {                                   // written so that a NaN input stays NaN
+                if (a[k] > c) { a[k] = c; clipped_a = true; }
+                if (b[k] > c) { b[k] = c; clipped_b = true; } else if (b[k] < -c) { b[k] = -c; clipped_b = true; }
+            }
+            if (F8 && k < n) {
+                unsigned char* row8 = x8 + r * 2 * h;
+                row8[mog_pair_index(col, k, h, interleaved, false)] = clipped_a ? (unsigned char)0x7f : mog_fp8_encode(a[k]);
+                row8[mog_pair_index(col, k, h, interleaved, true)] = clipped_b ? (unsigned char)(b[k] > 0.f ? 0x7f : 0xff) : mog_fp8_encode(b[k]);
+            }
+            if (B) { a[k] += ba[k]; b[k] += bb[k]; }
+            y[k] = mog_forward(a[k], b[k], s) * wr;
+        }
+        mog_store_pack(out + r * h + col, n, vec, y);
+    }
+}
+
+template <typename T, bool W, bool B, bool C, bool F8>
+__device__ __forceinline__ void mog_gated_backward(
+    const T* __restrict__ g, const T* __restrict__ x, const unsigned char* __restrict__ x8, const float* __restrict__ w,
+    const T* __restrict__ bias, T* __restrict__ dx, float* __restrict__ dw, float* __restrict__ dbias_partial,
+    long long rows, long long h, int interleaved, int vec, float c, mog_scalars s)
+{
+    // One row per block, so the weights gradient of a row is a block reduction (no atomics, deterministic).
+    // The bias gradient is accumulated per column in shared memory by the one thread that owns the column,
+    // then written as this block's partial sum; mog_reduce_bias adds the partials in a fixed order.
+    constexpr int V = 16 / sizeof(T);
+    extern __shared__ float mog_dbias[];
+    __shared__ float warp_sums[32];
+    const long long packs = (h + V - 1) / V;
+    if (B) { for (long long j = threadIdx.x; j < 2 * h; j += blockDim.x) mog_dbias[j] = 0.f; __syncthreads(); }
+
+    for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float wr = W ? w[r] : 1.f;
+        float acc = 0.f;
+        for (long long p = threadIdx.x; p < packs; p += blockDim.x) {
+            const long long col = p * V;
+            const int n = (int)(h - col < V ? h - col : V);
+            float a[V], b[V], ba[V], bb[V], gg[V];
+            bool pass_a[V], pass_b[V];
+            if (F8) {
+                const unsigned char* row8 = x8 + r * 2 * h;
+#pragma unroll
+                for (int k = 0; k < V; k++) {
+                    unsigned char qa = k < n ? row8[mog_pair_index(col, k, h, interleaved, false)] : 0;
+                    unsigned char qb = k < n ? row8[mog_pair_index(col, k, h, interleaved, true)] : 0;
+                    pass_a[k] = !(C && mog_fp8_is_nan(qa)); pass_b[k] = !(C && mog_fp8_is_nan(qb));
+                    a[k] = pass_a[k] ? mog_fp8_decode(qa) : c;
+                    b[k] = pass_b[k] ? mog_fp8_decode(qb) : ((qb & 0x80u) ? -c : c);
+                }
+            } else {
+                mog_load_pair(x + r * 2 * h, col, n, h, interleaved, vec, a, b);
+#pragma unroll
+                for (int k = 0; k < V; k++) {
+                    pass_a[k] = true; pass_b[k] = true;
+                    if (C) {
+                        if (a[k] > c) { a[k] = c; pass_a[k] = false; }
+                        if (b[k] > c) { b[k] = c; pass_b[k] = false; } else if (b[k] < -c) { b[k] = -c; pass_b[k] = false; }
+                    }
+                }
+            }
+            if (B) mog_load_pair(bias, col, n, h, interleaved, vec, ba, bb);
+            mog_load_pack(g + r * h + col, n, vec, gg);
+            float da[V], db[V];
+#pragma unroll
+            for (int k = 0; k < V; k++) {
+                if (B) { a[k] += ba[k]; b[k] += bb[k]; }
+                float d_gate, d_linear;
+                const float value = mog_value_and_gradients(a[k], b[k], gg[k] * wr, s, d_gate, d_linear);
+                if (W && k < n) acc += value * gg[k];
+                if (B && k < n) { mog_dbias[col + k] += d_gate; mog_dbias[h + col + k] += d_linear; }
+                da[k] = pass_a[k] ? d_gate : 0.f;
+                db[k] = pass_b[k] ? d_linear : 0.f;
+            }
+            mog_store_pair(dx + r * 2 * h, col, n, h, interleaved, vec, da, db);
+        }
+        if (W) {
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+            if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = acc;
+            __syncthreads();
+            if (threadIdx.x < 32) {
+                float v = threadIdx.x < (blockDim.x + 31) / 32 ? warp_sums[threadIdx.x] : 0.f;
+#pragma unroll
+                for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+                if (threadIdx.x == 0) dw[r] = v;
+            }
+            __syncthreads();
+        }
+    }
+    if (B) {
+        __syncthreads();
+        for (long long j = threadIdx.x; j < 2 * h; j += blockDim.x) dbias_partial[blockIdx.x * 2 * h + j] = mog_dbias[j];
+    }
+}
+
+// dbias[j] = sum over the backward blocks' partials, in block order (deterministic), stored in the input layout.
+template <typename T>
+__device__ __forceinline__ void mog_reduce_bias(const float* __restrict__ partial, T* __restrict__ dbias,
+                                                long long parts, long long h, int interleaved)
+{
+    for (long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x; j < 2 * h; j += (long long)gridDim.x * blockDim.x) {
+        float sum = 0.f;
+        for (long long p = 0; p < parts; p++) sum += partial[p * 2 * h + j];
+        const long long at = interleaved ? (j < h ? 2 * j : 2 * (j - h) + 1) : j;
+        dbias[at] = mog_store<T>(sum);
+    }
+}

@@ -1,0 +1,84 @@
+// ---- MoeOpGen preamble: header-free, so NVRTC needs no CUDA headers on the user's machine ----
+struct __align__(2) mog_bf16 { unsigned short bits; };
+struct __align__(2) mog_f16 { unsigned short bits; };
+
+__device__ __forceinline__ float mog_load(float v) { return v; }
+__device__ __forceinline__ float mog_load(mog_bf16 v) { return __uint_as_float(((unsigned int)v.bits) << 16); }
+__device__ __forceinline__ float mog_load(mog_f16 v) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits)); return f; }
+
+template <typename T> __device__ __forceinline__ T mog_store(float f);
+template <> __device__ __forceinline__ float mog_store<float>(float f) { return f; }
+template <> __device__ __forceinline__ mog_bf16 mog_store<mog_bf16>(float f)
+{
+    // Round to nearest even; NaN stays a (quiet) NaN with its sign.
+    unsigned int u = __float_as_uint(f);
+    mog_bf16 r;
+    if ((u & 0x7fffffffu) > 0x7f800000u) { r.bits = (unsigned short)((u >> 16) | 0x40u); return r; }
+    u += 0x7fffu + ((u >> 16) & 1u);
+    r.bits = (unsigned short)(u >> 16);
+    return r;
+}
+template <> __device__ __forceinline__ mog_f16 mog_store<mog_f16>(float f)
+{
+    mog_f16 r; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(f)); return r;
+}
+
+// FP8 E4M3FN (bias 7, max finite 448, one NaN code per sign), round to nearest even, SATURATING at ±448
+// (the reference's unsaturated cast turns |x| > 464 into NaN). A NaN code is also how a clamped input is
+// remembered for backward: the code's sign says +c or -c, and its gradient is zero.
+__device__ __forceinline__ unsigned char mog_fp8_encode(float f)
+{
+    unsigned int sign = (__float_as_uint(f) >> 24) & 0x80u;
+    float a = fabsf(f);
+    if (a != a) return (unsigned char)(sign | 0x7fu);
+    if (a >= 448.f) return (unsigned char)(sign | 0x7eu);
+    if (a < 0.015625f) return (unsigned char)(sign | (unsigned int)__float2int_rn(a * 512.f));   // subnormal: m · 2^-9
+    unsigned int u = __float_as_uint(a);
+    u += 0x7ffffu + ((u >> 20) & 1u);                                                     // keep 3 mantissa bits, RNE
+    unsigned int e = (u >> 23) - 120u, m = (u >> 20) & 7u;
+    if (e > 15u || (e == 15u && m == 7u)) return (unsigned char)(sign | 0x7eu);
+    return (unsigned char)(sign | (e << 3) | m);
+}
+__device__ __forceinline__ bool mog_fp8_is_nan(unsigned char q) { return (q & 0x7fu) == 0x7fu; }
+__device__ __forceinline__ float mog_fp8_decode(unsigned char q)
+{
+    unsigned int e = (q >> 3) & 15u, m = q & 7u;
+    float v = e == 0u ? (float)m * 0.001953125f : __uint_as_float(((e + 120u) << 23) | (m << 20));
+    if (e == 15u && m == 7u) v = __uint_as_float(0x7fc00000u);
+    return (q & 0x80u) ? -v : v;
+}
+
+__device__ __forceinline__ float mog_sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
+__device__ __forceinline__ float mog_min(float a, float b) { return b < a ? b : a; }        // NaN in a propagates
+__device__ __forceinline__ float mog_max(float a, float b) { return b > a ? b : a; }
+__device__ __forceinline__ float mog_clamp(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+// A pack is the 16 bytes one thread moves: V = 16 / sizeof(T) elements, the last pack of a row may hold fewer (n).
+template <typename T>
+__device__ __forceinline__ void mog_load_pack(const T* __restrict__ p, int n, int vec, float* v)
+{
+    constexpr int V = 16 / sizeof(T);
+    if (vec) {
+        uint4 q = *reinterpret_cast<const uint4*>(p); const T* t = reinterpret_cast<const T*>(&q);
+#pragma unroll
+        for (int k = 0; k < V; k++) v[k] = mog_load(t[k]);
+    } else {
+#pragma unroll
+        for (int k = 0; k < V; k++) v[k] = k < n ? mog_load(p[k]) : 0.f;
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void mog_store_pack(T* __restrict__ p, int n, int vec, const float* v)
+{
+    constexpr int V = 16 / sizeof(T);
+    if (vec) {
+        uint4 q; T* t = reinterpret_cast<T*>(&q);
+#pragma unroll
+        for (int k = 0; k < V; k++) t[k] = mog_store<T>(v[k]);
+        *reinterpret_cast<uint4*>(p) = q;
+    } else {
+        for (int k = 0; k < n; k++) p[k] = mog_store<T>(v[k]);
+    }
+}
+

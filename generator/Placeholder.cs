@@ -1,2 +1,0 @@
-namespace MoeOpGen.Generator;
-internal static class Placeholder { }
