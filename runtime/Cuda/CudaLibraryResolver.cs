@@ -141,8 +141,12 @@ internal sealed class CudaLibraryResolver
             list.Add(Candidate.Scan(dir, pattern));
 
         foreach (var sitePackages in PythonSitePackages())
-            foreach (var nvidiaLib in SubdirectoriesMatching(Path.Combine(sitePackages, "nvidia"), "lib"))
-                list.Add(Candidate.Scan(nvidiaLib, pattern));
+        {
+            var nvidia = Path.Combine(sitePackages, "nvidia");
+            var libs = SubdirectoriesMatching(nvidia, "lib").ToList();
+            if (libs.Count == 0) list.Add(Candidate.Scan(Path.Combine(nvidia, "*", "lib"), pattern));   // reported as absent
+            list.AddRange(libs.Select(lib => Candidate.Scan(lib, pattern)));
+        }
         return list;
     }
 
@@ -184,7 +188,7 @@ internal sealed class CudaLibraryResolver
     }
 
     private static readonly string[] SystemLibraryDirectories =
-        ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"];
+        ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"];
 
     /// <summary>Site-packages directories of the usual Python environments, without running Python.</summary>
     private IEnumerable<string> PythonSitePackages()
