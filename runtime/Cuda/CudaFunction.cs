@@ -1,0 +1,106 @@
+using System;
+using MoeOpGen.Cuda.Interop;
+using TorchSharp;
+using static MoeOpGen.Cuda.Interop.CudaDriverNative;
+
+namespace MoeOpGen.Cuda;
+
+/// <summary>
+/// A kernel loaded on one device, from <see cref="CudaKernels.GetFunction"/>. Launches go to the legacy default
+/// stream (stream 0), the stream TorchSharp issues all its work on, so they are ordered with TorchSharp
+/// operations before and after them without any synchronization.
+/// </summary>
+public readonly struct CudaFunction
+{
+    /// <summary>Arguments up to this count are marshalled on the stack.</summary>
+    private const int StackArgumentLimit = 32;
+
+    /// <summary>Floats of by-value float structs up to this count are marshalled on the stack.</summary>
+    private const int StackFloatLimit = 128;
+
+    private readonly LoadedFunction? _function;
+
+    internal CudaFunction(LoadedFunction function) => _function = function;
+
+    /// <summary>The kernel's <c>extern "C"</c> name.</summary>
+    public string Name => Loaded.Name;
+
+    /// <summary>The CUDA device the kernel is loaded on.</summary>
+    public int DeviceIndex => Loaded.Device.Index;
+
+    private LoadedFunction Loaded =>
+        _function ?? throw new InvalidOperationException("This CudaFunction is default; get one from CudaKernels.GetFunction.");
+
+    /// <summary>Launches a 1-D grid of <paramref name="gridX"/> blocks of <paramref name="blockX"/> threads.</summary>
+    /// <param name="gridX">Number of blocks; 0 launches nothing (an empty input needs no work).</param>
+    /// <param name="blockX">Threads per block (1 to 1024).</param>
+    /// <param name="dynamicSharedBytes">Dynamic shared memory per block; above 48 KiB the kernel is opted in first.</param>
+    /// <param name="args">The kernel's arguments in order; see <see cref="KernelArg"/> for the conversions.</param>
+    /// <remarks>This overload serves C# before 13, which cannot call <c>params ReadOnlySpan</c>.</remarks>
+    public void Launch(uint gridX, uint blockX, uint dynamicSharedBytes, params KernelArg[] args) =>
+        Launch(gridX, blockX, dynamicSharedBytes, (ReadOnlySpan<KernelArg>)(args ?? throw new ArgumentNullException(nameof(args))));
+
+    /// <inheritdoc cref="Launch(uint, uint, uint, KernelArg[])"/>
+    public unsafe void Launch(uint gridX, uint blockX, uint dynamicSharedBytes, params ReadOnlySpan<KernelArg> args)
+    {
+        var function = Loaded;
+        if (blockX == 0) throw new ArgumentOutOfRangeException(nameof(blockX), blockX, "A block needs at least one thread.");
+        if (gridX == 0) return;
+
+        int floatCount = 0;
+        foreach (var arg in args) floatCount += arg.FloatCount;
+        // The driver wants an array of pointers, each to one argument's bytes: 8-byte slots hold scalars and
+        // pointers, a float buffer holds by-value float structs. Both live on the stack for ordinary launches.
+        Span<long> slots = args.Length <= StackArgumentLimit ? stackalloc long[args.Length] : new long[args.Length];
+        Span<IntPtr> pointers = args.Length <= StackArgumentLimit ? stackalloc IntPtr[args.Length] : new IntPtr[args.Length];
+        Span<float> floats = floatCount <= StackFloatLimit ? stackalloc float[floatCount] : new float[floatCount];
+
+        fixed (long* slot = slots)
+        fixed (IntPtr* pointer = pointers)
+        fixed (float* floatBase = floats)
+        {
+            int floatOffset = 0;
+            for (int i = 0; i < args.Length; i++)
+            {
+                var arg = args[i];
+                switch (arg.Kind)
+                {
+                    case KernelArgKind.Tensor:
+                        slot[i] = TensorPointer(arg.Tensor!, i, function);
+                        pointer[i] = (IntPtr)(slot + i);
+                        break;
+                    case KernelArgKind.Floats:
+                        var values = arg.Floats!;
+                        values.AsSpan().CopyTo(floats[floatOffset..]);
+                        if (values.Length == 0) floats[floatOffset] = 0f;
+                        pointer[i] = (IntPtr)(floatBase + floatOffset);
+                        floatOffset += arg.FloatCount;
+                        break;
+                    default:
+                        // Little-endian: a 4-byte int or float sits in the slot's low bytes, where the pointer points.
+                        slot[i] = arg.Bits;
+                        pointer[i] = (IntPtr)(slot + i);
+                        break;
+                }
+            }
+
+            function.Device.MakeCurrent();
+            if (dynamicSharedBytes > 0) function.EnsureDynamicSharedMemory(dynamicSharedBytes);
+            int result = cuLaunchKernel(function.Handle, gridX, 1, 1, blockX, 1, 1, dynamicSharedBytes,
+                                        IntPtr.Zero, (void**)pointer, null);
+            if (result != CUDA_SUCCESS)
+                throw CudaDriver.Error(result, nameof(cuLaunchKernel),
+                    $"Kernel '{function.Name}' of module '{function.ModuleName}', grid {gridX}, block {blockX}, "
+                    + $"{dynamicSharedBytes} bytes of dynamic shared memory, {args.Length} arguments");
+        }
+    }
+
+    private static long TensorPointer(torch.Tensor tensor, int position, LoadedFunction function)
+    {
+        if (tensor.device_type != DeviceType.CUDA || tensor.device_index != function.Device.Index)
+            throw new ArgumentException(
+                $"Argument {position} of kernel '{function.Name}' is a tensor on {tensor.device}, but the kernel runs on "
+                + $"cuda:{function.Device.Index}.", "args");
+        return LibTorchSharpNative.DataPointer(tensor);
+    }
+}

@@ -1,0 +1,313 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+
+namespace MoeOpGen.Cuda;
+
+/// <summary>The native libraries the CUDA runtime needs.</summary>
+internal enum CudaLibrary
+{
+    /// <summary>The CUDA driver API, <c>libcuda.so.1</c> (installed with the GPU driver).</summary>
+    Driver,
+
+    /// <summary>The runtime compiler, <c>libnvrtc.so.*</c> (CUDA toolkit, a distribution package or a PyTorch wheel).</summary>
+    Nvrtc,
+}
+
+/// <summary>A native library that was found and loaded, and where it came from.</summary>
+internal sealed record LoadedLibrary(CudaLibrary Library, IntPtr Handle, string Location);
+
+/// <summary>
+/// Finds and loads <c>libcuda</c> and <c>libnvrtc</c>. The search order (first hit wins):
+/// <list type="number">
+/// <item>an environment override, <c>MOEOPGEN_CUDA</c> / <c>MOEOPGEN_NVRTC</c> (a full path); when set, it is
+/// the only candidate, so a wrong override fails loudly instead of silently picking another library;</item>
+/// <item>NVRTC: <c>$CUDA_HOME</c>, <c>$CUDA_PATH</c>, <c>/usr/local/cuda</c> and <c>/usr/local/cuda-*</c>
+/// (newest first), each in <c>lib64</c>, <c>targets/x86_64-linux/lib</c> and <c>lib</c>;</item>
+/// <item>the system loader by soname (<c>libnvrtc.so.13</c>, <c>.12</c>, <c>.11.2</c>, <c>libnvrtc.so</c>;
+/// <c>libcuda.so.1</c>);</item>
+/// <item>versioned names found in the usual library directories (Debian's <c>libnvrtc11.2</c> package puts
+/// <c>libnvrtc.so.11.2</c> in <c>/usr/lib/x86_64-linux-gnu</c>; containers mount the driver in
+/// <c>/usr/local/nvidia/lib64</c>);</item>
+/// <item>NVRTC only: a PyTorch wheel's <c>site-packages/nvidia/*/lib</c> (e.g. <c>nvidia/cu13/lib</c>,
+/// <c>nvidia/cuda_nvrtc/lib</c>) in the common virtual-environment locations, found by scanning directories
+/// rather than by running <c>python3</c> (which may be absent or slow).</item>
+/// </list>
+/// The driver's link stubs (<c>lib64/stubs/libcuda.so</c>) are never loaded: they fail every call.
+/// </summary>
+internal sealed class CudaLibraryResolver
+{
+    /// <summary>Environment variable holding the full path of <c>libnvrtc</c> to use.</summary>
+    public const string NvrtcOverrideVariable = "MOEOPGEN_NVRTC";
+
+    /// <summary>Environment variable holding the full path of <c>libcuda</c> to use.</summary>
+    public const string DriverOverrideVariable = "MOEOPGEN_CUDA";
+
+    private readonly Func<string, string?> _getEnvironmentVariable;
+    private readonly Func<string, IntPtr> _loadLibrary;
+
+    /// <param name="getEnvironmentVariable">Reads an environment variable (injectable for tests).</param>
+    /// <param name="loadLibrary">Loads a library by path or soname, throwing on failure (injectable for tests).</param>
+    internal CudaLibraryResolver(Func<string, string?> getEnvironmentVariable, Func<string, IntPtr>? loadLibrary = null)
+    {
+        _getEnvironmentVariable = getEnvironmentVariable;
+        _loadLibrary = loadLibrary ?? NativeLibrary.Load;
+    }
+
+    /// <summary>A resolver reading this process's environment and loading with the system loader.</summary>
+    public static CudaLibraryResolver ForCurrentProcess() => new(Environment.GetEnvironmentVariable);
+
+    /// <summary>Loads <paramref name="library"/>, or throws one exception listing every location tried.</summary>
+    public LoadedLibrary Load(CudaLibrary library)
+    {
+        var attempts = new List<string>();
+        foreach (var candidate in Candidates(library))
+        {
+            if (candidate.Pattern is { } pattern)
+            {
+                // A directory to scan for versioned names: record misses so the error shows the whole search.
+                if (!Directory.Exists(candidate.Location))
+                {
+                    attempts.Add($"{Path.Combine(candidate.Location, pattern)}: no such directory");
+                    continue;
+                }
+                var matches = VersionedFiles(candidate.Location, pattern);
+                if (matches.Count == 0)
+                {
+                    attempts.Add($"{Path.Combine(candidate.Location, pattern)}: no match");
+                    continue;
+                }
+                foreach (var file in matches)
+                    if (TryLoad(library, file, attempts) is { } hit) return hit;
+                continue;
+            }
+
+            if (candidate.IsPath && !File.Exists(candidate.Location))
+            {
+                attempts.Add($"{candidate.Location}: file not found{candidate.Note}");
+                continue;
+            }
+            if (TryLoad(library, candidate.Location, attempts, candidate.Note) is { } loaded) return loaded;
+        }
+        throw new CudaLibraryNotFoundException(DisplayName(library), HowToFix(library), attempts);
+    }
+
+    private LoadedLibrary? TryLoad(CudaLibrary library, string nameOrPath, List<string> attempts, string note = "")
+    {
+        try
+        {
+            var handle = _loadLibrary(nameOrPath);
+            return new LoadedLibrary(library, handle, nameOrPath);
+        }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException or IOException)
+        {
+            // The loader's own reason (e.g. a missing dependency or a wrong ELF class) is the useful part.
+            attempts.Add($"{nameOrPath}{note}: {FirstLine(e.Message)}");
+            return null;
+        }
+    }
+
+    /// <summary>The ordered candidates for <paramref name="library"/>; exposed for tests and diagnostics.</summary>
+    internal IReadOnlyList<Candidate> Candidates(CudaLibrary library)
+    {
+        var overrideVariable = library == CudaLibrary.Nvrtc ? NvrtcOverrideVariable : DriverOverrideVariable;
+        var overridePath = _getEnvironmentVariable(overrideVariable);
+        if (!string.IsNullOrWhiteSpace(overridePath))
+            return [Candidate.File(overridePath, $" (from {overrideVariable})")];
+
+        bool windows = OperatingSystem.IsWindows();
+        return library switch
+        {
+            CudaLibrary.Nvrtc => windows ? WindowsNvrtcCandidates() : LinuxNvrtcCandidates(),
+            _ => windows ? [Candidate.Name("nvcuda.dll")] : LinuxDriverCandidates(),
+        };
+    }
+
+    private List<Candidate> LinuxNvrtcCandidates()
+    {
+        const string pattern = "libnvrtc.so*";
+        var list = new List<Candidate>();
+        foreach (var root in ToolkitRoots())
+            foreach (var sub in new[] { "lib64", "targets/x86_64-linux/lib", "lib" })
+                list.Add(Candidate.Scan(Path.Combine(root, sub), pattern));
+
+        foreach (var soname in new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so" })
+            list.Add(Candidate.Name(soname));
+
+        foreach (var dir in SystemLibraryDirectories)
+            list.Add(Candidate.Scan(dir, pattern));
+
+        foreach (var sitePackages in PythonSitePackages())
+        {
+            var nvidia = Path.Combine(sitePackages, "nvidia");
+            var libs = SubdirectoriesMatching(nvidia, "lib").ToList();
+            if (libs.Count == 0) list.Add(Candidate.Scan(Path.Combine(nvidia, "*", "lib"), pattern));   // reported as absent
+            list.AddRange(libs.Select(lib => Candidate.Scan(lib, pattern)));
+        }
+        return list;
+    }
+
+    private static List<Candidate> LinuxDriverCandidates()
+    {
+        var list = new List<Candidate> { Candidate.Name("libcuda.so.1") };
+        foreach (var dir in new[] { "/usr/local/nvidia/lib64", "/usr/local/nvidia/lib", "/usr/lib/wsl/lib" }
+                     .Concat(SystemLibraryDirectories))
+            list.Add(Candidate.Scan(dir, "libcuda.so*"));
+        return list;
+    }
+
+    private List<Candidate> WindowsNvrtcCandidates()
+    {
+        var list = new List<Candidate>();
+        foreach (var root in ToolkitRoots())
+            foreach (var sub in new[] { "bin", "bin/x64" })
+                list.Add(Candidate.Scan(Path.Combine(root, sub), "nvrtc64_*.dll"));
+        foreach (var name in new[] { "nvrtc64_130_0.dll", "nvrtc64_120_0.dll", "nvrtc64_112_0.dll" })
+            list.Add(Candidate.Name(name));
+        return list;
+    }
+
+    /// <summary>CUDA toolkit roots: the environment's, then the default install, then versioned installs, newest first.</summary>
+    private IEnumerable<string> ToolkitRoots()
+    {
+        var roots = new List<string>();
+        foreach (var variable in new[] { "CUDA_HOME", "CUDA_PATH" })
+            if (_getEnvironmentVariable(variable) is { Length: > 0 } root) roots.Add(root);
+        if (!OperatingSystem.IsWindows())
+        {
+            roots.Add("/usr/local/cuda");
+            if (Directory.Exists("/usr/local"))
+                roots.AddRange(Directory.EnumerateDirectories("/usr/local", "cuda-*")
+                                        .OrderByDescending(d => ParseVersion(Path.GetFileName(d)["cuda-".Length..]),
+                                                           VersionComparer.Instance));
+        }
+        return roots.Distinct(StringComparer.Ordinal);
+    }
+
+    private static readonly string[] SystemLibraryDirectories =
+        ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"];
+
+    /// <summary>Site-packages directories of the usual Python environments, without running Python.</summary>
+    private IEnumerable<string> PythonSitePackages()
+    {
+        var prefixes = new List<string>();
+        foreach (var variable in new[] { "VIRTUAL_ENV", "CONDA_PREFIX" })
+            if (_getEnvironmentVariable(variable) is { Length: > 0 } prefix) prefixes.Add(prefix);
+        var home = _getEnvironmentVariable("HOME");
+        if (!string.IsNullOrEmpty(home))
+        {
+            prefixes.Add(Path.Combine(home, ".local"));
+            prefixes.Add(Path.Combine(home, ".venv"));
+            prefixes.Add(Path.Combine(home, "venv"));
+        }
+        prefixes.Add(Path.Combine(Environment.CurrentDirectory, ".venv"));
+        prefixes.AddRange(["/opt/torch/.venv", "/opt/venv", "/opt/conda", "/usr/local", "/usr"]);
+
+        var found = new List<string>();
+        foreach (var prefix in prefixes.Distinct(StringComparer.Ordinal))
+            foreach (var python in SubdirectoriesMatching(Path.Combine(prefix, "lib"), "python3*"))
+                foreach (var kind in new[] { "site-packages", "dist-packages" })
+                {
+                    var dir = Path.Combine(python, kind);
+                    if (Directory.Exists(dir)) found.Add(dir);
+                }
+        // Debian's system packages live in /usr/lib/python3/dist-packages (no minor version).
+        if (Directory.Exists("/usr/lib/python3/dist-packages")) found.Add("/usr/lib/python3/dist-packages");
+        // The GPU test machines' PyTorch (see shared/reference/torchsharp-notes.md §4.4), named even when absent
+        // so that the error message shows it was looked at.
+        const string gpuMachineWheel = "/opt/torch/.venv/lib/python3.12/site-packages";
+        if (!found.Contains(gpuMachineWheel)) found.Add(gpuMachineWheel);
+        return found.Distinct(StringComparer.Ordinal);
+    }
+
+    /// <summary><c>parent/*/leaf</c> for every subdirectory of <paramref name="parent"/> (or matching dirs when
+    /// <paramref name="leafOrPattern"/> has a wildcard); missing directories give nothing.</summary>
+    private static IEnumerable<string> SubdirectoriesMatching(string parent, string leafOrPattern)
+    {
+        if (!Directory.Exists(parent)) return [];
+        try
+        {
+            if (leafOrPattern.Contains('*'))
+                return Directory.EnumerateDirectories(parent, leafOrPattern).Order(StringComparer.Ordinal).ToList();
+            return Directory.EnumerateDirectories(parent).Order(StringComparer.Ordinal)
+                            .Select(d => Path.Combine(d, leafOrPattern)).Where(Directory.Exists).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Files matching <paramref name="pattern"/>, the highest version suffix first.</summary>
+    private static List<string> VersionedFiles(string directory, string pattern)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(directory, pattern)
+                            .Where(f => !f.Contains("/stubs/", StringComparison.Ordinal))
+                            .OrderByDescending(f => ParseVersion(VersionSuffix(Path.GetFileName(f))), VersionComparer.Instance)
+                            .ThenBy(f => f, StringComparer.Ordinal)
+                            .ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>"libnvrtc.so.12.4.99" → "12.4.99"; "nvrtc64_120_0.dll" → "120.0"; "libnvrtc.so" → "".</summary>
+    private static string VersionSuffix(string fileName)
+    {
+        int so = fileName.IndexOf(".so.", StringComparison.Ordinal);
+        if (so >= 0) return fileName[(so + 4)..];
+        int underscore = fileName.IndexOf('_');
+        return underscore >= 0 ? Path.GetFileNameWithoutExtension(fileName)[(underscore + 1)..].Replace('_', '.') : "";
+    }
+
+    private static int[] ParseVersion(string text) =>
+        text.Split('.').Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1)
+            .ToArray();
+
+    private static string FirstLine(string text)
+    {
+        int newline = text.IndexOf('\n');
+        return newline < 0 ? text : text[..newline];
+    }
+
+    private static string DisplayName(CudaLibrary library) =>
+        library == CudaLibrary.Nvrtc ? "NVRTC (libnvrtc, the CUDA runtime compiler)" : "the CUDA driver (libcuda)";
+
+    private static string HowToFix(CudaLibrary library) => library == CudaLibrary.Nvrtc
+        ? $"Install a CUDA toolkit, a distribution package (Debian: libnvrtc11.2 from non-free) or a PyTorch wheel, "
+          + $"or set {NvrtcOverrideVariable} to the full path of libnvrtc.so.*."
+        : $"Install an NVIDIA GPU driver, or set {DriverOverrideVariable} to the full path of libcuda.so.1.";
+
+    /// <summary>One place to try: a file path, a soname for the system loader, or a directory to scan.</summary>
+    internal readonly record struct Candidate(string Location, bool IsPath, string? Pattern, string Note)
+    {
+        public static Candidate File(string path, string note = "") => new(path, true, null, note);
+        public static Candidate Name(string soname) => new(soname, false, null, " (system loader)");
+        public static Candidate Scan(string directory, string pattern) => new(directory, true, pattern, "");
+    }
+
+    /// <summary>Orders version arrays numerically, part by part (12.10 &gt; 12.9); missing parts sort first.</summary>
+    private sealed class VersionComparer : IComparer<int[]>
+    {
+        public static readonly VersionComparer Instance = new();
+
+        public int Compare(int[]? x, int[]? y)
+        {
+            x ??= [];
+            y ??= [];
+            for (int i = 0; i < Math.Max(x.Length, y.Length); i++)
+            {
+                int a = i < x.Length ? x[i] : -1, b = i < y.Length ? y[i] : -1;
+                if (a != b) return a.CompareTo(b);
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+
+namespace MoeOpGen.Cuda;
+
+/// <summary>
+/// Compiled module images by content address (<see cref="KernelCacheKey"/>): memory first, then the disk cache,
+/// then the compiler. Every key is compiled at most once per instance, however many threads ask for it at once:
+/// they share one <see cref="Lazy{T}"/>. A failed compilation is not remembered, so a later call retries.
+/// The process uses <see cref="Shared"/>; tests build instances with a fake compiler and their own directory.
+/// </summary>
+internal sealed class KernelCache
+{
+    private static readonly Lazy<KernelCache> s_shared = new(
+        () => new KernelCache(
+            NvrtcKernelCompiler.Instance,
+            new KernelDiskCache(KernelDiskCache.DefaultDirectory(Environment.GetEnvironmentVariable), Console.Error.WriteLine)),
+        LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private readonly ConcurrentDictionary<string, Lazy<CompiledKernel>> _images = new(StringComparer.Ordinal);
+    private readonly Lazy<string> _compilerVersion;
+
+    public KernelCache(IKernelCompiler compiler, KernelDiskCache disk)
+    {
+        Compiler = compiler;
+        Disk = disk;
+        _compilerVersion = new Lazy<string>(() => compiler.Version, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The process-wide cache: NVRTC, the default directory, warnings to standard error.</summary>
+    public static KernelCache Shared => s_shared.Value;
+
+    public IKernelCompiler Compiler { get; }
+
+    public KernelDiskCache Disk { get; }
+
+    /// <summary>The cache key of <paramref name="source"/> compiled for <paramref name="arch"/>.</summary>
+    public string KeyFor(CudaSource source, string arch) =>
+        KernelCacheKey.Compute(source.ModuleName, source.Code, source.Options, arch, _compilerVersion.Value);
+
+    /// <summary>The image of <paramref name="source"/> for <paramref name="arch"/>, compiled only when neither
+    /// memory nor disk has a valid one.</summary>
+    public CompiledKernel GetOrCompile(CudaSource source, string arch) => GetOrCompile(source, arch, out _);
+
+    /// <inheritdoc cref="GetOrCompile(CudaSource, string)"/>
+    /// <param name="source">The module to compile.</param>
+    /// <param name="arch">The target architecture, <c>sm_XY</c> or <c>compute_XY</c>.</param>
+    /// <param name="key">The cache key (also names the module in the per-device tables).</param>
+    public CompiledKernel GetOrCompile(CudaSource source, string arch, out string key)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        CudaArchitecture.KindOf(arch, nameof(arch));
+        var k = key = KeyFor(source, arch);
+        var lazy = _images.GetOrAdd(k, _ => new Lazy<CompiledKernel>(
+            () => LoadOrCompile(source, arch, k), LazyThreadSafetyMode.ExecutionAndPublication));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            // Forget the failure (only this Lazy, not one a retry already put there) so the next call tries again.
+            _images.TryRemove(new(k, lazy));
+            throw;
+        }
+    }
+
+    private CompiledKernel LoadOrCompile(CudaSource source, string arch, string key)
+    {
+        if (Disk.TryRead(key, out _) is { } cached) return cached;
+        // A missing, corrupt, truncated or foreign entry all end here: compile and overwrite it.
+        var compiled = Compiler.Compile(source.Code, source.ModuleName, arch, source.Options);
+        Disk.Write(key, compiled);
+        return compiled;
+    }
+}

@@ -1,0 +1,49 @@
+using System;
+using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace MoeOpGen.Cuda;
+
+/// <summary>
+/// The content address of a compiled module: SHA-256 over everything that decides the binary — the source, the
+/// program name (it is embedded in line info), the options in order, the target architecture and the compiler
+/// version — so a change in any of them gives a new key and a stale binary can never be served.
+/// </summary>
+internal static class KernelCacheKey
+{
+    /// <summary>Bumped when the key's composition changes, which invalidates every existing entry.</summary>
+    private const string Scheme = "moeopgen-kernel-key/1";
+
+    /// <summary>The key as 64 lowercase hex digits.</summary>
+    public static string Compute(string moduleName, string source, IReadOnlyList<string> options, string arch,
+                                 string compilerVersion)
+    {
+        ArgumentNullException.ThrowIfNull(moduleName);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(arch);
+        ArgumentNullException.ThrowIfNull(compilerVersion);
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        // Each field is length-prefixed, so ("ab", "c") and ("a", "bc") hash differently.
+        Append(hash, Scheme);
+        Append(hash, compilerVersion);
+        Append(hash, arch);
+        Append(hash, moduleName);
+        Append(hash, options.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var option in options) Append(hash, option);
+        Append(hash, source);
+        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    private static void Append(IncrementalHash hash, string field)
+    {
+        var bytes = Encoding.UTF8.GetBytes(field);
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(length, bytes.Length);
+        hash.AppendData(length);
+        hash.AppendData(bytes);
+    }
+}

@@ -1,0 +1,80 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using static MoeOpGen.Cuda.Interop.CudaDriverNative;
+
+namespace MoeOpGen.Cuda;
+
+/// <summary>A module image loaded into one device's primary context, with its function handles.
+/// Never unloaded: kernels stay valid for the life of the process.</summary>
+internal sealed class LoadedModule
+{
+    private readonly ConcurrentDictionary<string, LoadedFunction> _functions = new(StringComparer.Ordinal);
+    private readonly IntPtr _handle;
+
+    public unsafe LoadedModule(CompiledKernel image, CudaDevice device, string moduleName)
+    {
+        Device = device;
+        ModuleName = moduleName;
+        var bytes = image.Image;
+        // The driver reads PTX up to a NUL; NVRTC's PTX has one, but a hand-made image might not.
+        if (image.Kind == KernelImageKind.Ptx && (bytes.Length == 0 || bytes[^1] != 0)) bytes = [.. bytes, 0];
+        device.MakeCurrent();
+        IntPtr module;
+        fixed (byte* p = bytes)
+            CudaDriver.Check(cuModuleLoadData(out module, p), nameof(cuModuleLoadData));
+        _handle = module;
+    }
+
+    public CudaDevice Device { get; }
+
+    public string ModuleName { get; }
+
+    /// <summary>The kernel <paramref name="kernelName"/> (an <c>extern "C"</c> name) of this module.</summary>
+    public LoadedFunction GetFunction(string kernelName) => _functions.GetOrAdd(kernelName, name =>
+    {
+        Device.MakeCurrent();
+        int result = cuModuleGetFunction(out IntPtr function, _handle, name);
+        if (result != CUDA_SUCCESS)
+            throw CudaDriver.Error(result, nameof(cuModuleGetFunction),
+                $"No kernel '{name}' in module '{ModuleName}'; kernels must be declared extern \"C\" __global__");
+        return new LoadedFunction(function, Device, name, ModuleName);
+    });
+}
+
+/// <summary>One kernel handle and what has been set on it.</summary>
+internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string name, string moduleName)
+{
+    /// <summary>The dynamic shared memory a kernel may use without opting in.</summary>
+    private const int DefaultDynamicSharedLimit = 48 * 1024;
+
+    private readonly object _attributeLock = new();
+    private int _dynamicSharedLimit = DefaultDynamicSharedLimit;
+
+    public IntPtr Handle { get; } = handle;
+
+    public CudaDevice Device { get; } = device;
+
+    public string Name { get; } = name;
+
+    public string ModuleName { get; } = moduleName;
+
+    /// <summary>Raises the kernel's dynamic shared memory limit to <paramref name="bytes"/> when it is above the
+    /// current one (CUDA requires this opt-in for more than 48 KiB).</summary>
+    public void EnsureDynamicSharedMemory(uint bytes)
+    {
+        if (bytes <= (uint)Volatile.Read(ref _dynamicSharedLimit)) return;
+        if (bytes > (uint)Device.MaxSharedMemoryPerBlockOptIn)
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+                $"Kernel '{Name}' asks for {bytes} bytes of dynamic shared memory; device {Device.Index} allows at most "
+                + $"{Device.MaxSharedMemoryPerBlockOptIn} per block.");
+        // Serialized so that a caller raising the limit is never undone by a slower caller setting a lower one.
+        lock (_attributeLock)
+        {
+            if (bytes <= (uint)_dynamicSharedLimit) return;
+            CudaDriver.Check(cuFuncSetAttribute(Handle, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)bytes),
+                             nameof(cuFuncSetAttribute));
+            Volatile.Write(ref _dynamicSharedLimit, (int)bytes);
+        }
+    }
+}
