@@ -35,6 +35,7 @@ internal static class ApiEmitter
             w.Line("/// <param name=\"input\">The pre-activation, fp32, fp16, bf16 or (CPU) fp64.</param>");
             w.Line("/// <param name=\"weights\">Optional token weights <c>[rows, 1]</c>: the output is multiplied by them.</param>");
             w.Line("/// <param name=\"bias\">Optional bias <c>[2H]</c>, added to the input after the clamp.</param>");
+            foreach (var p in m.Scalars) w.Line($"/// <param name=\"{p.Name}\">The [Scalar] <c>{p.Name}</c> of Forward.</param>");
             w.Line("/// <param name=\"clampValue\">If not null (0 included), gate = min(a, c) and linear = clip(b, −c, c) before the bias.</param>");
             w.Line("/// <param name=\"fp8InputStore\">Keep the input for backward as FP8 E4M3 (saturating at ±448).</param>");
             w.Line("/// <param name=\"layout\">Where the gate and linear parts are in the last dimension.</param>");

@@ -45,7 +45,7 @@ internal static class MathsEmitter
         w.Line("return value;");
         w.Close().Line();
 
-        w.Line("/// <summary><see cref=\"Backward\"/> in double precision.</summary>");
+        w.Line("/// <summary>The scalar backward in double precision.</summary>");
         w.Line(SourceHeader.GeneratedCode);
         w.Open($"public static void BackwardF64({inD}, double grad{Comma(Params(m, "double", defaults: false))}, {gradOutsD})");
         ProgramWriter.Write(w, m.Backward, Target.CSharpDouble, _ => "");

@@ -29,6 +29,14 @@ public static class TensorChecks
                 $"{name} is on {tensor.device}, but {referenceName} is on {reference.device}; they must be on the same device.", name);
     }
 
+    /// <summary>Requires fp32, fp64, fp16 or bf16 (the operators' storage types).</summary>
+    public static void RequireFloating(torch.Tensor tensor, string name)
+    {
+        ArgumentNullException.ThrowIfNull(tensor, name);
+        if (tensor.dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float64 or torch.ScalarType.Float16 or torch.ScalarType.BFloat16))
+            throw new ArgumentException($"{name} must be a float32, float64, float16 or bfloat16 tensor, but it is {tensor.dtype}.", name);
+    }
+
     /// <summary>Requires <paramref name="tensor"/> to be contiguous in row-major order.</summary>
     public static void RequireContiguous(torch.Tensor tensor, string name)
     {

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using MoeOpGen.Cuda;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,14 +24,14 @@ internal readonly record struct GatedCall(long Rows, long Hidden, long[] OutputS
 
         if (weights is not null)
         {
-            TensorChecks.RequireSameDevice(weights, input, nameof(weights));
+            TensorChecks.RequireSameDevice(weights, input, nameof(weights), nameof(input));
             TensorChecks.RequireFloating(weights, nameof(weights));
             if (weights.dim() < 2 || weights.shape[^1] != 1 || weights.numel() != rows)
                 throw new ArgumentException($"weights must have shape [{rows}, 1] (one weight per row of input); it has [{string.Join(", ", weights.shape)}]. A [{rows}] vector would broadcast along the hidden dimension: unsqueeze(-1) it.", nameof(weights));
         }
         if (bias is not null)
         {
-            TensorChecks.RequireSameDevice(bias, input, nameof(bias));
+            TensorChecks.RequireSameDevice(bias, input, nameof(bias), nameof(input));
             if (bias.dim() != 1 || bias.shape[0] != 2 * hidden)
                 throw new ArgumentException($"bias must have shape [{2 * hidden}] (the input's last dimension); it has [{string.Join(", ", bias.shape)}].", nameof(bias));
             if (bias.dtype != input.dtype)
@@ -45,30 +46,5 @@ internal readonly record struct GatedCall(long Rows, long Hidden, long[] OutputS
         var outShape = input.shape.ToArray();
         outShape[^1] = hidden;
         return new GatedCall(rows, hidden, outShape, options.Layout == GateLayout.Interleaved, options.ClampValue is double cv ? (float)cv : null);
-    }
-}
-
-/// <summary>Argument checks shared by the engines; each message names the argument.</summary>
-public static class TensorChecks
-{
-    /// <summary>Requires fp32, fp64, fp16 or bf16.</summary>
-    public static void RequireFloating(Tensor t, string name)
-    {
-        if (t.dtype is not (ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16))
-            throw new ArgumentException($"{name} must be a float32, float64, float16 or bfloat16 tensor; it is {t.dtype}.", name);
-    }
-
-    /// <summary>Requires a contiguous tensor (a contiguous view with a storage offset is fine).</summary>
-    public static void RequireContiguous(Tensor t, string name)
-    {
-        if (!t.is_contiguous())
-            throw new ArgumentException($"{name} must be contiguous (strides [{string.Join(", ", t.stride())}] for shape [{string.Join(", ", t.shape)}]); call .contiguous() first.", name);
-    }
-
-    /// <summary>Requires <paramref name="t"/> on the device of <paramref name="reference"/>.</summary>
-    public static void RequireSameDevice(Tensor t, Tensor reference, string name)
-    {
-        if (t.device_type != reference.device_type || t.device_index != reference.device_index)
-            throw new ArgumentException($"{name} is on {t.device} but the input is on {reference.device}; move it first.", name);
     }
 }

@@ -1,7 +1,7 @@
 using System;
 using System.Numerics;
 using System.Threading.Tasks;
-using MoeOpGen.Interop;
+using MoeOpGen.Cuda.Interop;
 using static TorchSharp.torch;
 
 namespace MoeOpGen.Engines;
@@ -29,7 +29,7 @@ internal static unsafe class GatedCpuKernel<TM> where TM : struct, IGatedMaths
     public static void Forward(TM maths, GatedCall call, Tensor input, Tensor? weights, Tensor? bias, Tensor output, Tensor? x8)
     {
         var b = Pointers(call, input, weights, bias, x8);
-        var buffers = b with { Out = LibTorchSharp.DataPointer(output) };
+        var buffers = b with { Out = LibTorchSharpNative.DataPointer(output) };
         switch (input.dtype)
         {
             case ScalarType.Float32: ForwardRows<float, float, Fp32Element, Fp32Arithmetic>(maths, buffers); break;
@@ -45,9 +45,9 @@ internal static unsafe class GatedCpuKernel<TM> where TM : struct, IGatedMaths
     {
         var b = Pointers(call, input, weights, bias, x8) with
         {
-            Grad = LibTorchSharp.DataPointer(grad),
-            Dx = LibTorchSharp.DataPointer(inputGrad),
-            Dw = weightsGrad is null ? IntPtr.Zero : LibTorchSharp.DataPointer(weightsGrad),
+            Grad = LibTorchSharpNative.DataPointer(grad),
+            Dx = LibTorchSharpNative.DataPointer(inputGrad),
+            Dw = weightsGrad is null ? IntPtr.Zero : LibTorchSharpNative.DataPointer(weightsGrad),
         };
         switch (dtype)
         {
@@ -60,10 +60,10 @@ internal static unsafe class GatedCpuKernel<TM> where TM : struct, IGatedMaths
 
     private static Buffers Pointers(GatedCall call, Tensor? input, Tensor? weights, Tensor? bias, Tensor? x8) => new()
     {
-        X = input is null ? IntPtr.Zero : LibTorchSharp.DataPointer(input),
-        X8 = x8 is null ? IntPtr.Zero : LibTorchSharp.DataPointer(x8),
-        W = weights is null ? IntPtr.Zero : LibTorchSharp.DataPointer(weights),
-        Bias = bias is null ? IntPtr.Zero : LibTorchSharp.DataPointer(bias),
+        X = input is null ? IntPtr.Zero : LibTorchSharpNative.DataPointer(input),
+        X8 = x8 is null ? IntPtr.Zero : LibTorchSharpNative.DataPointer(x8),
+        W = weights is null ? IntPtr.Zero : LibTorchSharpNative.DataPointer(weights),
+        Bias = bias is null ? IntPtr.Zero : LibTorchSharpNative.DataPointer(bias),
         Rows = call.Rows,
         Hidden = call.Hidden,
         Interleaved = call.Interleaved,
@@ -158,7 +158,7 @@ internal static unsafe class GatedCpuKernel<TM> where TM : struct, IGatedMaths
             }
         });
         if (biasGrad is null) return;
-        var total = (TR*)LibTorchSharp.DataPointer(biasGrad);
+        var total = (TR*)LibTorchSharpNative.DataPointer(biasGrad);
         for (long j = 0; j < 2 * h; j++) total[j] = TR.Zero;
         foreach (var partial in partials!)
         {

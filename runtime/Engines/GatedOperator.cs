@@ -1,4 +1,5 @@
 using System;
+using MoeOpGen.Cuda;
 using static TorchSharp.torch;
 
 namespace MoeOpGen.Engines;
@@ -31,7 +32,7 @@ public static class GatedOperator<TM> where TM : struct, IGatedMaths
     internal static void ValidateGrad(Tensor grad, Tensor input, GatedCall call)
     {
         ArgumentNullException.ThrowIfNull(grad);
-        TensorChecks.RequireSameDevice(grad, input, nameof(grad));
+        TensorChecks.RequireSameDevice(grad, input, nameof(grad), nameof(input));
         if (!grad.shape.AsSpan().SequenceEqual(call.OutputShape))
             throw new ArgumentException($"grad must have the output's shape [{string.Join(", ", call.OutputShape)}]; it has [{string.Join(", ", grad.shape)}].", nameof(grad));
         if (grad.dtype != input.dtype)

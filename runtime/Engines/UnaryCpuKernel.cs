@@ -1,7 +1,7 @@
 using System;
 using System.Numerics;
 using System.Threading.Tasks;
-using MoeOpGen.Interop;
+using MoeOpGen.Cuda.Interop;
 using static TorchSharp.torch;
 
 namespace MoeOpGen.Engines;
@@ -13,7 +13,7 @@ internal static unsafe class UnaryCpuKernel<TM> where TM : struct, IUnaryMaths
 
     public static void Forward(TM maths, Tensor input, Tensor output)
     {
-        IntPtr x = LibTorchSharp.DataPointer(input), y = LibTorchSharp.DataPointer(output);
+        IntPtr x = LibTorchSharpNative.DataPointer(input), y = LibTorchSharpNative.DataPointer(output);
         long n = input.numel();
         switch (input.dtype)
         {
@@ -26,7 +26,7 @@ internal static unsafe class UnaryCpuKernel<TM> where TM : struct, IUnaryMaths
 
     public static void Backward(TM maths, Tensor grad, Tensor input, Tensor inputGrad)
     {
-        IntPtr x = LibTorchSharp.DataPointer(input), g = LibTorchSharp.DataPointer(grad), dx = LibTorchSharp.DataPointer(inputGrad);
+        IntPtr x = LibTorchSharpNative.DataPointer(input), g = LibTorchSharpNative.DataPointer(grad), dx = LibTorchSharpNative.DataPointer(inputGrad);
         long n = input.numel();
         switch (input.dtype)
         {

@@ -1,4 +1,5 @@
 using System;
+using MoeOpGen.Cuda;
 using static TorchSharp.torch;
 
 namespace MoeOpGen.Engines;
@@ -29,7 +30,7 @@ public static class UnaryOperator<TM> where TM : struct, IUnaryMaths
         BackwardFailures.ThrowIfAny();
         Validate(input);
         ArgumentNullException.ThrowIfNull(grad);
-        TensorChecks.RequireSameDevice(grad, input, nameof(grad));
+        TensorChecks.RequireSameDevice(grad, input, nameof(grad), nameof(input));
         if (!grad.shape.AsSpan().SequenceEqual(input.shape) || grad.dtype != input.dtype)
             throw new ArgumentException($"grad must have the input's shape [{string.Join(", ", input.shape)}] and dtype {input.dtype}; it has [{string.Join(", ", grad.shape)}] {grad.dtype}.", nameof(grad));
         using var scope = NewDisposeScope();
