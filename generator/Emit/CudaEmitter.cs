@@ -55,6 +55,7 @@ internal static class CudaEmitter
         w.Line("return value;").Close().Line();
 
         w.Lines(gated ? CudaTemplates.Gated : CudaTemplates.Unary).Line();
+        w.Line("// Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).");
         w.Line("// ---- Entry points: " + (gated ? "<op>_<fwd|bwd>_<dtype>[_<w><b><c><f>], <op>_reduce_bias_<dtype>" : "<op>_<fwd|bwd>_<dtype>") + " ----");
         foreach (var (suffix, type) in DataTypes)
         {
@@ -69,32 +70,44 @@ internal static class CudaEmitter
         foreach (var (letters, wt, b, c, f) in Variants())
         {
             string name = $"{prefix}_fwd_{dt}" + (letters.Length > 0 ? "_" + letters : "");
-            w.Line($"extern \"C\" __global__ void {name}(const {T}* x, const float* w, const {T}* bias, {T}* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)");
-            w.Line($"{{ mog_gated_forward<{T}, {B(wt)}, {B(b)}, {B(c)}, {B(f)}>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }}");
+            Entry(w, name,
+                $"extern \"C\" __global__ void {name}(const {T}* x, const float* w, const {T}* bias, {T}* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",
+                $"{{ mog_gated_forward<{T}, {B(wt)}, {B(b)}, {B(c)}, {B(f)}>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }}");
         }
         foreach (var (letters, wt, b, c, f) in Variants())
         {
             string name = $"{prefix}_bwd_{dt}" + (letters.Length > 0 ? "_" + letters : "");
-            w.Line($"extern \"C\" __global__ void {name}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, const {T}* bias, {T}* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)");
-            w.Line($"{{ mog_gated_backward<{T}, {B(wt)}, {B(b)}, {B(c)}, {B(f)}>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }}");
+            Entry(w, name,
+                $"extern \"C\" __global__ void {name}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, const {T}* bias, {T}* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",
+                $"{{ mog_gated_backward<{T}, {B(wt)}, {B(b)}, {B(c)}, {B(f)}>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }}");
         }
-        w.Line($"extern \"C\" __global__ void {prefix}_reduce_bias_{dt}(const float* partial, {T}* dbias, long long parts, long long h, int interleaved)");
-        w.Line($"{{ mog_reduce_bias<{T}>(partial, dbias, parts, h, interleaved); }}");
+        Entry(w, $"{prefix}_reduce_bias_{dt}",
+            $"extern \"C\" __global__ void {prefix}_reduce_bias_{dt}(const float* partial, {T}* dbias, long long parts, long long h, int interleaved)",
+            $"{{ mog_reduce_bias<{T}>(partial, dbias, parts, h, interleaved); }}");
     }
 
     private static void UnaryEntryPoints(CodeWriter w, string prefix, string dt, string T)
     {
-        w.Line($"extern \"C\" __global__ void {prefix}_fwd_{dt}(const {T}* x, {T}* y, long long count, int vec, mog_scalars s)");
-        w.Line($"{{ mog_unary_forward<{T}>(x, y, count, vec, s); }}");
-        w.Line($"extern \"C\" __global__ void {prefix}_bwd_{dt}(const {T}* g, const {T}* x, {T}* dx, long long count, int vec, mog_scalars s)");
-        w.Line($"{{ mog_unary_backward<{T}>(g, x, dx, count, vec, s); }}");
+        Entry(w, $"{prefix}_fwd_{dt}", $"extern \"C\" __global__ void {prefix}_fwd_{dt}(const {T}* x, {T}* y, long long count, int vec, mog_scalars s)",
+            $"{{ mog_unary_forward<{T}>(x, y, count, vec, s); }}");
+        Entry(w, $"{prefix}_bwd_{dt}", $"extern \"C\" __global__ void {prefix}_bwd_{dt}(const {T}* g, const {T}* x, {T}* dx, long long count, int vec, mog_scalars s)",
+            $"{{ mog_unary_backward<{T}>(g, x, dx, count, vec, s); }}");
     }
+
+    /// <summary>
+    /// One entry point, compiled only when asked for: the runtime compiles each kernel a process uses on its own
+    /// (<c>-DMOG_KERNEL_name</c>, a cache entry each), since instantiating all 97 templates of a gated module
+    /// takes NVRTC tens of seconds; <c>-DMOG_ALL_KERNELS</c> (CI) compiles them all.
+    /// </summary>
+    private static void Entry(CodeWriter w, string name, string signature, string body)
+        => w.Line($"#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_{name})").Line(signature).Line(body).Line("#endif");
 
     private static string B(bool value) => value ? "true" : "false";
 
     public static string Emit(OperatorModel m)
     {
         var w = SourceHeader.Begin(m.Namespace);
+        w.Line("[global::MoeOpGen.Cuda.CudaModule]");
         w.Open($"partial class {m.ClassName}");
         w.Line($"/// <summary>The CUDA module of <see cref=\"{m.ClassName}\"/>, compiled by NVRTC on first use and cached.</summary>");
         w.Line($"/// <remarks>Kernels: <c>{m.KernelPrefix}_fwd_*</c> and <c>{m.KernelPrefix}_bwd_*</c> for f32, f16 and bf16" +

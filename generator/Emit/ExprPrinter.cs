@@ -114,7 +114,9 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
         float f = (float)value;
         if (float.IsPositiveInfinity(f)) return "float.PositiveInfinity";
         if (float.IsNegativeInfinity(f)) return "float.NegativeInfinity";
-        return f.ToString("R", CultureInfo.InvariantCulture) + "f";
+        // "2.0f", not "2f": the same literal must be valid C# and C++ (where 2f is a user-defined literal).
+        string text = f.ToString("R", CultureInfo.InvariantCulture);
+        return (text.IndexOfAny(['.', 'E']) >= 0 ? text : text + ".0") + "f";
     }
 
     public static string DoubleLiteral(double value)
