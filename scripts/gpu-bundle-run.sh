@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# run.sh of the GPU bundle (copied there by scripts/build-gpu-bundle.sh): runs MoeOpGen's tests and benchmarks on a
+# CUDA machine that has a driver and a libtorch (such as PyTorch's) but no .NET SDK.
+#
+#   run.sh test [xunit.v3 options]        the self-executing xunit.v3 test program; options pass through, e.g.
+#                                         run.sh test -trait Category=Gpu -reporter verbose -xml "$OUT/tests.xml"
+#                                         (run.sh test -? lists them: -class, -method, -ctrf FILE, -parallel none ...)
+#   run.sh bench [--out DIR] [--quick] [-- options of the .NET bench]
+#                                         the .NET bench (if bundled; its working directory is DIR), then the
+#                                         PyTorch peers script, which writes DIR/moe_utils_peers.json
+#   run.sh peers [--out DIR] [--quick]    the PyTorch peers script alone
+#   run.sh env                            what would be used (runtime, libtorch, cache), then exit
+#
+# Environment (all optional):
+#   LIBTORCH_DIR         libtorch's lib folder; default: python's torch/lib, else /opt/torch/.venv/.../torch/lib
+#   MOEOPGEN_WORK_DIR    default <bundle>/work: kernel cache and default bench output live here
+#   MOEOPGEN_CACHE_DIR   the runtime's disk cache of compiled kernels; default $MOEOPGEN_WORK_DIR/kernel-cache
+#   MOEOPGEN_DOTNET_DIR  where the bundled .NET runtime is unpacked; default ${TMPDIR:-/tmp}/moeopgen-dotnet-<version>
+#   PYTHON               the Python that has PyTorch; default python3
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+die() { echo "run.sh: $*" >&2; exit 2; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+cmd=${1:-}; [[ $# -gt 0 ]] && shift
+case $cmd in test|bench|peers|env) ;; -h|--help|help) usage; exit 0 ;; *) usage >&2; exit 2 ;; esac
+
+python=${PYTHON:-python3}
+work=${MOEOPGEN_WORK_DIR:-$here/work}
+mkdir -p "$work"
+
+# The .NET runtime travels as a tar.xz (about a third of its unpacked size); unpack it once per machine.
+runtime_tar=$(compgen -G "$here/dotnet-runtime-*.tar.xz" | head -n1) || die "no dotnet-runtime-*.tar.xz in $here"
+version=$(basename "$runtime_tar" | sed -E 's/^dotnet-runtime-(.*)-linux-x64\.tar\.xz$/\1/')
+export DOTNET_ROOT=${MOEOPGEN_DOTNET_DIR:-${TMPDIR:-/tmp}/moeopgen-dotnet-$version}
+if [[ ! -x $DOTNET_ROOT/dotnet || ! -d $DOTNET_ROOT/shared/Microsoft.NETCore.App/$version ]]; then
+  mkdir -p "$(dirname "$DOTNET_ROOT")"
+  partial=$(mktemp -d "$DOTNET_ROOT.partial.XXXXXX")   # unpack beside, then rename: no half runtime is ever used
+  if command -v xz >/dev/null; then
+    tar -xJf "$runtime_tar" -C "$partial"
+  else   # tar needs the xz program for -J; Python's tarfile reads xz by itself
+    "$python" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$runtime_tar" "$partial"
+  fi
+  rm -rf "$DOTNET_ROOT" && mv "$partial" "$DOTNET_ROOT"
+fi
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# libtorch: the bundle carries only TorchSharp's shim (libLibTorchSharp.so); the dynamic linker finds libtorch,
+# libtorch_cpu, libc10 (and TorchSharp finds libtorch_cuda) through LD_LIBRARY_PATH.
+if [[ -z ${LIBTORCH_DIR:-} ]]; then
+  LIBTORCH_DIR=$("$python" -c 'import torch, os; print(os.path.dirname(torch.__file__) + "/lib")' 2>/dev/null) ||
+    LIBTORCH_DIR=/opt/torch/.venv/lib/python3.12/site-packages/torch/lib
+fi
+[[ -e $LIBTORCH_DIR/libtorch_cpu.so ]] || die "no libtorch_cpu.so in LIBTORCH_DIR=$LIBTORCH_DIR"
+export LIBTORCH_DIR LD_LIBRARY_PATH=$LIBTORCH_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export MOEOPGEN_CACHE_DIR=${MOEOPGEN_CACHE_DIR:-$work/kernel-cache}
+# Golden tensors of the reference module, when the bundle has them (a copy of ../shared/golden at build time).
+[[ -d $here/golden ]] && export MOEOPGEN_GOLDEN_DIR=${MOEOPGEN_GOLDEN_DIR:-$here/golden}
+
+dotnet=$DOTNET_ROOT/dotnet
+run_peers() {   # $1 = output dir, $2 = --quick or empty
+  echo "== PyTorch peers -> $1/moe_utils_peers.json"
+  "$python" "$here/peers/moe_utils_peers.py" "$1/moe_utils_peers.json" ${2:+"$2"}
+}
+parse_out_quick() {   # sets out, quick and rest from: [--out DIR] [--quick] [-- ARGS...]
+  out=$work; quick=; rest=()
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --out) [[ $# -ge 2 ]] || die "--out needs a folder"; out=$2; shift 2 ;;
+      --quick) quick=--quick; shift ;;
+      --) shift; rest=("$@"); break ;;
+      *) die "unknown option '$1' (see run.sh --help)" ;;
+    esac
+  done
+  mkdir -p "$out"; out=$(cd "$out" && pwd)
+}
+
+case $cmd in
+  env)
+    echo "bundle:             $here"
+    echo "DOTNET_ROOT:        $DOTNET_ROOT ($("$dotnet" --list-runtimes | tr '\n' ' '))"
+    echo "LIBTORCH_DIR:       $LIBTORCH_DIR"
+    echo "MOEOPGEN_CACHE_DIR: $MOEOPGEN_CACHE_DIR"
+    echo "MOEOPGEN_GOLDEN_DIR: ${MOEOPGEN_GOLDEN_DIR:-(none)}"
+    command -v nvidia-smi >/dev/null && nvidia-smi -L || echo "nvidia-smi: not found"
+    ;;
+  test)
+    exec "$dotnet" "$here/tests/MoeOpGen.Tests.dll" "$@"
+    ;;
+  peers)
+    parse_out_quick "$@"
+    run_peers "$out" "$quick"
+    ;;
+  bench)
+    parse_out_quick "$@"
+    status=0
+    if [[ -f $here/bench/MoeOpGen.Bench.dll ]]; then
+      echo "== .NET bench (working directory $out)"
+      (cd "$out" && "$dotnet" "$here/bench/MoeOpGen.Bench.dll" ${rest[@]+"${rest[@]}"}) || status=$?
+    else
+      echo "== no .NET bench in this bundle (bench/MoeOpGen.Bench did not exist when it was built)"
+    fi
+    run_peers "$out" "$quick" || status=$?
+    exit "$status"
+    ;;
+esac
