@@ -1,0 +1,76 @@
+using System;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MoeOpGen.Tests.Golden;
+
+/// <summary>Tensor comparisons with messages that say where and by how much two tensors differ.</summary>
+public static class TensorAssert
+{
+    /// <summary>Same shape, same dtype and the same values (NaN equal to NaN).</summary>
+    public static void Equal(Tensor expected, Tensor actual, string what)
+    {
+        SameShape(expected, actual, what);
+        Assert.True(expected.dtype == actual.dtype, $"{what}: dtype {actual.dtype}, expected {expected.dtype}.");
+        if (expected.numel() == 0)
+            return;
+        using var scope = NewDisposeScope();
+        var e = expected.cpu();
+        var a = actual.cpu();
+        var differ = e.ne(a);
+        if (e.is_floating_point())
+            differ = differ.logical_and(e.isnan().logical_and(a.isnan()).logical_not());
+        long count = differ.count_nonzero().item<long>();
+        if (count == 0)
+            return;
+        long first = differ.reshape(-1).nonzero()[0, 0].item<long>();
+        Assert.Fail($"{what}: {count} of {e.numel()} elements differ; first at flat index {first}: " +
+                    $"{Value(a, first)} vs expected {Value(e, first)}.");
+    }
+
+    /// <summary><c>|actual − expected| ≤ atol + rtol·|expected|</c> elementwise, compared in fp64.</summary>
+    public static void Close(Tensor expected, Tensor actual, double rtol, double atol, string what)
+    {
+        SameShape(expected, actual, what);
+        if (expected.numel() == 0)
+            return;
+        using var scope = NewDisposeScope();
+        var e = expected.cpu().to(ScalarType.Float64).reshape(-1);
+        var a = actual.cpu().to(ScalarType.Float64).reshape(-1);
+        var excess = (a - e).abs() - (atol + rtol * e.abs());
+        var bothNan = e.isnan().logical_and(a.isnan());
+        excess = excess.masked_fill(bothNan, -1.0).nan_to_num(nan: double.PositiveInfinity);
+        long worst = excess.argmax().item<long>();
+        if (excess[worst].item<double>() <= 0)
+            return;
+        long count = excess.gt(0).count_nonzero().item<long>();
+        Assert.Fail($"{what}: {count} of {e.numel()} elements beyond rtol {rtol:G3}, atol {atol:G3}; worst at flat index {worst}: " +
+                    $"{a[worst].item<double>():R} vs expected {e[worst].item<double>():R}.");
+    }
+
+    /// <summary><see cref="Close(Tensor, Tensor, double, double, string)"/> with the DESIGN.md tolerance of the
+    /// expected tensor's dtype.</summary>
+    public static void Close(Tensor expected, Tensor actual, string what)
+    {
+        var (rtol, atol) = DesignTolerance.For(expected.dtype);
+        Close(expected, actual, rtol, atol, what);
+    }
+
+    private static void SameShape(Tensor expected, Tensor actual, string what)
+        => Assert.True(expected.shape.AsSpan().SequenceEqual(actual.shape),
+            $"{what}: shape [{string.Join(", ", actual.shape)}], expected [{string.Join(", ", expected.shape)}].");
+
+    private static string Value(Tensor t, long flatIndex) => t.reshape(-1)[flatIndex].to(ScalarType.Float64).item<double>().ToString("R");
+}
+
+/// <summary>The engine-against-engine tolerances of DESIGN.md, by dtype.</summary>
+public static class DesignTolerance
+{
+    public static (double Rtol, double Atol) For(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float16 => (1e-2, 1e-3),
+        ScalarType.BFloat16 => (2e-2, 1e-3),
+        _ => (1e-5, 1e-6),
+    };
+}

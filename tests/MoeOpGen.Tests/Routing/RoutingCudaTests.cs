@@ -1,0 +1,45 @@
+using MoeOpGen.Moe;
+using MoeOpGen.Tests.Golden;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MoeOpGen.Tests.Routing;
+
+/// <summary>The composite path and the row-map builder on CUDA agree with the CPU (skipped without a GPU).</summary>
+[Trait("Category", "Gpu")]
+public class RoutingCudaTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Composite_routing_on_cuda_matches_the_cpu(bool dropAndPad)
+    {
+        Assert.SkipUnless(cuda.is_available(), "No CUDA device.");
+        using var scope = NewDisposeScope();
+        var (tokens, map, probs) = RoutingTestData.TopK(tokens: 257, experts: 16, k: 4, hidden: 96, seed: 41, ScalarType.BFloat16);
+        long? numOutTokens = dropAndPad ? 900 : null;
+        var cpu = TokenPermutation.Permute(tokens, map, probs, numOutTokens, dropAndPad: dropAndPad);
+        var gpu = TokenPermutation.Permute(tokens.cuda(), map.cuda(), probs.cuda(), numOutTokens, dropAndPad: dropAndPad);
+        TensorAssert.Equal(cpu.SortedIndices, gpu.SortedIndices.cpu(), "indices");
+        TensorAssert.Equal(cpu.PermutedInput, gpu.PermutedInput.cpu(), "rows");
+        TensorAssert.Equal(cpu.PermutedProbs!, gpu.PermutedProbs!.cpu(), "probs");
+        var cpuOut = TokenPermutation.Unpermute(cpu.PermutedInput, cpu.SortedIndices, tokens.shape, probs, map, dropAndPad: dropAndPad);
+        var gpuOut = TokenPermutation.Unpermute(gpu.PermutedInput, gpu.SortedIndices, tokens.shape, probs.cuda(), map.cuda(), dropAndPad: dropAndPad);
+        TensorAssert.Close(cpuOut, gpuOut.cpu(), "unpermute");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_tensor_op_row_map_builder_on_cuda_matches_the_cpu_builder(bool dropAndPad)
+    {
+        Assert.SkipUnless(cuda.is_available(), "No CUDA device.");
+        using var scope = NewDisposeScope();
+        var (_, map, _) = RoutingTestData.TopK(tokens: 1000, experts: 64, k: 8, hidden: 1, seed: 42);
+        long? capacity = dropAndPad ? 100 : null;
+        var (cpuMap, _) = FusedRowMap.BuildOnCpu(map, capacity);
+        var (gpuMap, _) = FusedRowMap.BuildWithTensorOps(map.cuda(), capacity);
+        TensorAssert.Equal(cpuMap, gpuMap.cpu(), "row map");
+    }
+}
