@@ -1,0 +1,43 @@
+using static TorchSharp.torch;
+
+namespace MoeOpGen.Ops;
+
+// The reference's SwiGLU family (moe_utils-semantics.md §1.3–1.5), on the generated SwiGlu operator.
+public static partial class MoeUtils
+{
+    /// <summary>Reference <c>swiglu(y)</c>: <c>silu(a) · b</c>, <c>[N, 2H]</c> → <c>[N, H]</c>. Differentiable.</summary>
+    /// <remarks>Calls <see cref="SwiGlu.Apply"/>.</remarks>
+    public static Tensor Swiglu(Tensor y) => SwiGlu.Apply(Contiguous(y, nameof(y)));
+
+    /// <summary>Reference <c>weighted_swiglu(y, weights)</c>: <c>silu(a) · b · w</c> in y's dtype, <c>w [N, 1]</c>. Differentiable.</summary>
+    /// <remarks>Calls <see cref="SwiGlu.Apply"/> with the weights; fp32 arithmetic, one rounding to y's dtype.</remarks>
+    public static Tensor WeightedSwiglu(Tensor y, Tensor weights) => SwiGlu.Apply(Contiguous(y, nameof(y)), weights);
+
+    /// <summary>Reference <c>swiglu_back(g, y)</c>: the input gradient <c>cat(da, db)</c>, <c>[N, 2H]</c>, in y's dtype.</summary>
+    /// <remarks>Calls <see cref="SwiGlu.Backward(Tensor, Tensor, Tensor, Tensor, double?, GateLayout, Engines.Engine)"/>; <paramref name="g"/> must have y's dtype.</remarks>
+    public static Tensor SwigluBack(Tensor g, Tensor y) => SwiGlu.Backward(g, Contiguous(y, nameof(y))).InputGrad;
+
+    /// <summary>
+    /// Reference <c>weighted_swiglu_back(g, y, weights)</c>: the input gradient <c>[N, 2H]</c> in y's dtype and the
+    /// weights gradient <c>Σ_j swiglu(y)_j g_j</c>, <c>[N, 1]</c> in the weights' dtype (fp32 accumulation).
+    /// </summary>
+    /// <remarks>Calls <see cref="SwiGlu.Backward(Tensor, Tensor, Tensor, Tensor, double?, GateLayout, Engines.Engine)"/> with the weights.</remarks>
+    public static (Tensor InputGrad, Tensor WeightsGrad) WeightedSwigluBack(Tensor g, Tensor y, Tensor weights)
+    {
+        var (inputGrad, weightsGrad, _) = SwiGlu.Backward(g, Contiguous(y, nameof(y)), weights);
+        return (inputGrad, WeightsGrad(weightsGrad));
+    }
+
+    /// <summary>
+    /// Reference <c>weighted_bias_swiglu_impl(input, weights, fp8_input_store)</c> (the autograd function
+    /// <c>WeightedSwiGLUFunction</c>): differentiable weighted SwiGLU of a 2-D <c>[N, 2H]</c> or 3-D
+    /// <c>[s0, s1, 2H]</c> input with weights <c>[N, 1]</c> (N = s0·s1); output <c>[N, H]</c> or <c>[s0, s1, H]</c>.
+    /// </summary>
+    /// <param name="input">The pre-activation.</param>
+    /// <param name="weights">Token weights <c>[N, 1]</c>.</param>
+    /// <param name="fp8InputStore">Keep the input for backward as FP8 E4M3; it saturates at ±448 where the reference's cast gives NaN above 464.</param>
+    /// <exception cref="System.ArgumentException"><paramref name="input"/> is neither 2-D nor 3-D.</exception>
+    /// <remarks>Calls <see cref="SwiGlu.Apply"/>.</remarks>
+    public static Tensor WeightedBiasSwigluImpl(Tensor input, Tensor weights, bool fp8InputStore = false)
+        => SwiGlu.Apply(RequireImplInput(input), weights, fp8InputStore: fp8InputStore);
+}
