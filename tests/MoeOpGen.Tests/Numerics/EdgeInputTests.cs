@@ -153,6 +153,9 @@ public class EdgeInputTests
             else { Assert.True(float.IsNaN(dx[0]) && float.IsNaN(dx[2]), $"{name} {engine}: NaN gate must give NaN gradients"); }
             Assert.True(float.IsNaN(y[1]), $"{name} {engine}: NaN linear must give a NaN output");
             Assert.True(float.IsNaN(dx[1]), $"{name} {engine}: NaN linear must give a NaN gate gradient");
+            var yc = op.Forward(input, null, null, 1.0, GateLayout.Halves, engine).data<float>().ToArray();
+            Assert.True(float.IsNaN(yc[1]), $"{name} {engine}: a clamp does not clip a NaN linear part");
+            Assert.Equal(reluGate, !float.IsNaN(yc[0]));
         }
     }
 
