@@ -31,7 +31,7 @@ public static class GatedComposite<TM> where TM : struct, IGatedMaths
         var g = grad.to(ComputeType(input)).reshape(call.OutputShape);
         var w = weights?.to(ComputeType(input)).reshape(Leading(call, 1));
         var value = maths.ValueAndGradients(gate, linear, w is null ? g : g * w, out var dGate, out var dLinear);
-        Tensor? dBias = bias is null ? null : Combine(call, dGate, dLinear).reshape(-1, 2 * call.Hidden).sum(0).to(bias.dtype);
+        Tensor? dBias = bias is null ? null : Combine(call, dGate, dLinear).reshape(-1, 2 * call.Hidden).sum(dim: 0L).to(bias.dtype); // a plain sum(0) binds to sum(ScalarType) and sums everything
         var dInput = Combine(call, passGate is null ? dGate : dGate * passGate, passLinear is null ? dLinear : dLinear * passLinear).to(input.dtype);
         Tensor? dWeights = weights is null ? null : (value * g).sum(-1, keepdim: true).reshape(weights.shape).to(weights.dtype);
         dInput.MoveToOuterDisposeScope();
@@ -75,7 +75,7 @@ public static class GatedComposite<TM> where TM : struct, IGatedMaths
     private static (Tensor Gate, Tensor Linear) Split(GatedCall call, Tensor x)
     {
         if (!call.Interleaved) return (x.narrow(-1, 0, call.Hidden), x.narrow(-1, call.Hidden, call.Hidden));
-        var pairs = x.unflatten(-1, [call.Hidden, 2]);
+        var pairs = x.unflatten(x.dim() - 1, [call.Hidden, 2]); // TorchSharp 0.107's unflatten rejects dim -1
         return (pairs.select(-1, 0), pairs.select(-1, 1));
     }
 
