@@ -156,8 +156,9 @@ internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary
 
     internal static double ToDouble(object value) => value switch
     {
-        // A float literal such as 1.702f means the decimal the user wrote, not float's binary neighbour.
-        float f => double.Parse(f.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+        // A float literal is the float C# stores (1.702f is 1.70200002193451…): every engine, fp64 included,
+        // then computes with the same constant, so the fp32 and fp64 engines agree to their own precision.
+        float f => f,
         _ => System.Convert.ToDouble(value, CultureInfo.InvariantCulture),
     };
 

@@ -25,9 +25,9 @@ partial class GeGlu
         float t3 = t2 * gate;
         float k = 0.7978846f * (gate + t3 * gate);
         float t4 = OpMath.Tanh(k);
-        float t5 = 0.7978846f * (t0 * t1 * (1f - t4 * t4));
+        float t5 = 0.7978846f * (t0 * t1 * (1.0f - t4 * t4));
         float t6 = t5 * gate;
-        float t7 = 1f + t4;
+        float t7 = 1.0f + t4;
         dGate = t5 + t5 * t3 + t6 * t2 + 0.044715f * (t6 * gate) + 0.5f * (t0 * t7);
         dLinear = grad * (t1 * t7);
     }
@@ -36,7 +36,7 @@ partial class GeGlu
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
     public static double ForwardF64(double gate, double linear)
     {
-        double k = 0.7978846 * (gate + 0.044715 * gate * gate * gate);
+        double k = 0.7978845834732056 * (gate + 0.044714998453855515 * gate * gate * gate);
         double value = 0.5 * gate * (1.0 + OpMath.Tanh(k)) * linear;
         return value;
     }
@@ -47,14 +47,14 @@ partial class GeGlu
     {
         double t0 = grad * linear;
         double t1 = 0.5 * gate;
-        double t2 = 0.044715 * gate;
+        double t2 = 0.044714998453855515 * gate;
         double t3 = t2 * gate;
-        double k = 0.7978846 * (gate + t3 * gate);
+        double k = 0.7978845834732056 * (gate + t3 * gate);
         double t4 = OpMath.Tanh(k);
-        double t5 = 0.7978846 * (t0 * t1 * (1.0 - t4 * t4));
+        double t5 = 0.7978845834732056 * (t0 * t1 * (1.0 - t4 * t4));
         double t6 = t5 * gate;
         double t7 = 1.0 + t4;
-        dGate = t5 + t5 * t3 + t6 * t2 + 0.044715 * (t6 * gate) + 0.5 * (t0 * t7);
+        dGate = t5 + t5 * t3 + t6 * t2 + 0.044714998453855515 * (t6 * gate) + 0.5 * (t0 * t7);
         dLinear = grad * (t1 * t7);
     }
 
@@ -84,7 +84,7 @@ partial class GeGlu
         public float Forward(float gate, float linear)
         {
             float k = 0.7978846f * (gate + 0.044715f * gate * gate * gate);
-            float value = 0.5f * gate * (1f + OpMath.Tanh(k)) * linear;
+            float value = 0.5f * gate * (1.0f + OpMath.Tanh(k)) * linear;
             return value;
         }
 
@@ -97,10 +97,10 @@ partial class GeGlu
             float t2 = t1 * gate;
             float k = 0.7978846f * (gate + t2 * gate);
             float t3 = OpMath.Tanh(k);
-            float t4 = 1f + t3;
+            float t4 = 1.0f + t3;
             float t5 = t0 * t4;
             float t6 = grad * linear;
-            float t7 = 0.7978846f * (t6 * t0 * (1f - t3 * t3));
+            float t7 = 0.7978846f * (t6 * t0 * (1.0f - t3 * t3));
             float t8 = t7 * gate;
             float value = t5 * linear;
             dGate = t7 + t7 * t2 + t8 * t1 + 0.044715f * (t8 * gate) + 0.5f * (t6 * t4);
@@ -111,7 +111,7 @@ partial class GeGlu
         /// <inheritdoc/>
         public double ForwardF64(double gate, double linear)
         {
-            double k = 0.7978846 * (gate + 0.044715 * gate * gate * gate);
+            double k = 0.7978845834732056 * (gate + 0.044714998453855515 * gate * gate * gate);
             double value = 0.5 * gate * (1.0 + OpMath.Tanh(k)) * linear;
             return value;
         }
@@ -120,17 +120,17 @@ partial class GeGlu
         public double ValueAndGradientsF64(double gate, double linear, double grad, out double dGate, out double dLinear)
         {
             double t0 = 0.5 * gate;
-            double t1 = 0.044715 * gate;
+            double t1 = 0.044714998453855515 * gate;
             double t2 = t1 * gate;
-            double k = 0.7978846 * (gate + t2 * gate);
+            double k = 0.7978845834732056 * (gate + t2 * gate);
             double t3 = OpMath.Tanh(k);
             double t4 = 1.0 + t3;
             double t5 = t0 * t4;
             double t6 = grad * linear;
-            double t7 = 0.7978846 * (t6 * t0 * (1.0 - t3 * t3));
+            double t7 = 0.7978845834732056 * (t6 * t0 * (1.0 - t3 * t3));
             double t8 = t7 * gate;
             double value = t5 * linear;
-            dGate = t7 + t7 * t2 + t8 * t1 + 0.044715 * (t8 * gate) + 0.5 * (t6 * t4);
+            dGate = t7 + t7 * t2 + t8 * t1 + 0.044714998453855515 * (t8 * gate) + 0.5 * (t6 * t4);
             dLinear = grad * t5;
             return value;
         }
@@ -139,7 +139,7 @@ partial class GeGlu
         public Tensor Forward(Tensor gate, Tensor linear)
         {
             Tensor k = 0.7978846f * (gate + 0.044715f * gate * gate * gate);
-            Tensor value = 0.5f * gate * (1f + k.tanh()) * linear;
+            Tensor value = 0.5f * gate * (1.0f + k.tanh()) * linear;
             return value;
         }
 
@@ -151,10 +151,10 @@ partial class GeGlu
             Tensor t2 = t1 * gate;
             Tensor k = 0.7978846f * (gate + t2 * gate);
             Tensor t3 = k.tanh();
-            Tensor t4 = 1f + t3;
+            Tensor t4 = 1.0f + t3;
             Tensor t5 = t0 * t4;
             Tensor t6 = grad * linear;
-            Tensor t7 = 0.7978846f * (t6 * t0 * (1f - t3 * t3));
+            Tensor t7 = 0.7978846f * (t6 * t0 * (1.0f - t3 * t3));
             Tensor t8 = t7 * gate;
             Tensor value = t5 * linear;
             dGate = t7 + t7 * t2 + t8 * t1 + 0.044715f * (t8 * gate) + 0.5f * (t6 * t4);

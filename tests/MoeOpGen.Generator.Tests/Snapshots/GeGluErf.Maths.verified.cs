@@ -22,7 +22,7 @@ partial class GeGluErf
         float t0 = grad * linear;
         float t1 = 0.5f * gate;
         float t2 = 0.70710677f * gate;
-        float t3 = 1f + OpMath.Erf(t2);
+        float t3 = 1.0f + OpMath.Erf(t2);
         dGate = 0.70710677f * (t0 * t1 * (1.1283792f * OpMath.Exp(-(t2 * t2)))) + 0.5f * (t0 * t3);
         dLinear = grad * (t1 * t3);
     }
@@ -31,7 +31,7 @@ partial class GeGluErf
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
     public static double ForwardF64(double gate, double linear)
     {
-        double value = 0.5 * gate * (1.0 + OpMath.Erf(0.70710677 * gate)) * linear;
+        double value = 0.5 * gate * (1.0 + OpMath.Erf(0.7071067690849304 * gate)) * linear;
         return value;
     }
 
@@ -41,9 +41,9 @@ partial class GeGluErf
     {
         double t0 = grad * linear;
         double t1 = 0.5 * gate;
-        double t2 = 0.70710677 * gate;
+        double t2 = 0.7071067690849304 * gate;
         double t3 = 1.0 + OpMath.Erf(t2);
-        dGate = 0.70710677 * (t0 * t1 * (1.1283791670955126 * OpMath.Exp(-(t2 * t2)))) + 0.5 * (t0 * t3);
+        dGate = 0.7071067690849304 * (t0 * t1 * (1.1283791670955126 * OpMath.Exp(-(t2 * t2)))) + 0.5 * (t0 * t3);
         dLinear = grad * (t1 * t3);
     }
 
@@ -72,7 +72,7 @@ partial class GeGluErf
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public float Forward(float gate, float linear)
         {
-            float value = 0.5f * gate * (1f + OpMath.Erf(0.70710677f * gate)) * linear;
+            float value = 0.5f * gate * (1.0f + OpMath.Erf(0.70710677f * gate)) * linear;
             return value;
         }
 
@@ -82,7 +82,7 @@ partial class GeGluErf
         {
             float t0 = 0.5f * gate;
             float t1 = 0.70710677f * gate;
-            float t2 = 1f + OpMath.Erf(t1);
+            float t2 = 1.0f + OpMath.Erf(t1);
             float t3 = t0 * t2;
             float t4 = grad * linear;
             float value = t3 * linear;
@@ -94,7 +94,7 @@ partial class GeGluErf
         /// <inheritdoc/>
         public double ForwardF64(double gate, double linear)
         {
-            double value = 0.5 * gate * (1.0 + OpMath.Erf(0.70710677 * gate)) * linear;
+            double value = 0.5 * gate * (1.0 + OpMath.Erf(0.7071067690849304 * gate)) * linear;
             return value;
         }
 
@@ -102,12 +102,12 @@ partial class GeGluErf
         public double ValueAndGradientsF64(double gate, double linear, double grad, out double dGate, out double dLinear)
         {
             double t0 = 0.5 * gate;
-            double t1 = 0.70710677 * gate;
+            double t1 = 0.7071067690849304 * gate;
             double t2 = 1.0 + OpMath.Erf(t1);
             double t3 = t0 * t2;
             double t4 = grad * linear;
             double value = t3 * linear;
-            dGate = 0.70710677 * (t4 * t0 * (1.1283791670955126 * OpMath.Exp(-(t1 * t1)))) + 0.5 * (t4 * t2);
+            dGate = 0.7071067690849304 * (t4 * t0 * (1.1283791670955126 * OpMath.Exp(-(t1 * t1)))) + 0.5 * (t4 * t2);
             dLinear = grad * t3;
             return value;
         }
@@ -115,7 +115,7 @@ partial class GeGluErf
         /// <inheritdoc/>
         public Tensor Forward(Tensor gate, Tensor linear)
         {
-            Tensor value = 0.5f * gate * (1f + (0.70710677f * gate).erf()) * linear;
+            Tensor value = 0.5f * gate * (1.0f + (0.70710677f * gate).erf()) * linear;
             return value;
         }
 
@@ -124,7 +124,7 @@ partial class GeGluErf
         {
             Tensor t0 = 0.5f * gate;
             Tensor t1 = 0.70710677f * gate;
-            Tensor t2 = 1f + t1.erf();
+            Tensor t2 = 1.0f + t1.erf();
             Tensor t3 = t0 * t2;
             Tensor t4 = grad * linear;
             Tensor value = t3 * linear;

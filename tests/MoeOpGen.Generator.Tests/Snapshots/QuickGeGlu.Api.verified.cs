@@ -28,16 +28,16 @@ partial class QuickGeGlu
     /// <param name="fp8InputStore">Keep the input for backward as FP8 E4M3 (saturating at ±448).</param>
     /// <param name="layout">Where the gate and linear parts are in the last dimension.</param>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
-    public static Tensor Apply(Tensor input, Tensor? weights = null, Tensor? bias = null, float alpha = 1.702f, float linearOffset = 0f, double? clampValue = null, bool fp8InputStore = false, GateLayout layout = GateLayout.Halves)
+    public static Tensor Apply(Tensor input, Tensor? weights = null, Tensor? bias = null, float alpha = 1.702f, float linearOffset = 0.0f, double? clampValue = null, bool fp8InputStore = false, GateLayout layout = GateLayout.Halves)
         => Function.Apply(new Maths(alpha, linearOffset), input, weights, bias, new global::MoeOpGen.Engines.GatedOptions(clampValue, fp8InputStore, layout));
 
     /// <summary>QuickGeGlu forward without autograd, on the chosen engine.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
-    public static Tensor Forward(Tensor input, Tensor? weights = null, Tensor? bias = null, float alpha = 1.702f, float linearOffset = 0f, double? clampValue = null, GateLayout layout = GateLayout.Halves, Engine engine = Engine.Auto)
+    public static Tensor Forward(Tensor input, Tensor? weights = null, Tensor? bias = null, float alpha = 1.702f, float linearOffset = 0.0f, double? clampValue = null, GateLayout layout = GateLayout.Halves, Engine engine = Engine.Auto)
         => global::MoeOpGen.Engines.GatedOperator<Maths>.Forward(new Maths(alpha, linearOffset), input, weights, bias, new global::MoeOpGen.Engines.GatedOptions(clampValue, false, layout), engine);
 
     /// <summary>QuickGeGlu backward without autograd: the gradients of input, weights and bias for the output gradient <paramref name="grad"/>.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
-    public static (Tensor InputGrad, Tensor? WeightsGrad, Tensor? BiasGrad) Backward(Tensor grad, Tensor input, Tensor? weights = null, Tensor? bias = null, float alpha = 1.702f, float linearOffset = 0f, double? clampValue = null, GateLayout layout = GateLayout.Halves, Engine engine = Engine.Auto)
+    public static (Tensor InputGrad, Tensor? WeightsGrad, Tensor? BiasGrad) Backward(Tensor grad, Tensor input, Tensor? weights = null, Tensor? bias = null, float alpha = 1.702f, float linearOffset = 0.0f, double? clampValue = null, GateLayout layout = GateLayout.Halves, Engine engine = Engine.Auto)
         => global::MoeOpGen.Engines.GatedOperator<Maths>.Backward(new Maths(alpha, linearOffset), grad, input, weights, bias, new global::MoeOpGen.Engines.GatedOptions(clampValue, false, layout), engine);
 }

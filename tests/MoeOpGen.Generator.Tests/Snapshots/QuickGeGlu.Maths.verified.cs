@@ -21,13 +21,13 @@ partial class QuickGeGlu
     {
         float t0 = grad * (linear + linearOffset);
         float t1 = OpMath.Sigmoid(alpha * gate);
-        dGate = t0 * t1 + t0 * gate * (t1 * (1f - t1)) * alpha;
+        dGate = t0 * t1 + t0 * gate * (t1 * (1.0f - t1)) * alpha;
         dLinear = grad * (gate * t1);
     }
 
     /// <summary><c>Forward</c> in double precision: the fp64 oracle of the finite-difference tests and the maths of fp64 tensors.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
-    public static double ForwardF64(double gate, double linear, double alpha = 1.702, double linearOffset = 0.0)
+    public static double ForwardF64(double gate, double linear, double alpha = 1.7020000219345093, double linearOffset = 0.0)
     {
         double value = gate * OpMath.Sigmoid(alpha * gate) * (linear + linearOffset);
         return value;
@@ -86,7 +86,7 @@ partial class QuickGeGlu
             float t2 = linear + linearOffset;
             float t3 = grad * t2;
             float value = t1 * t2;
-            dGate = t3 * t0 + t3 * gate * (t0 * (1f - t0)) * alpha;
+            dGate = t3 * t0 + t3 * gate * (t0 * (1.0f - t0)) * alpha;
             dLinear = grad * t1;
             return value;
         }
@@ -126,7 +126,7 @@ partial class QuickGeGlu
             Tensor t2 = linear + linearOffset;
             Tensor t3 = grad * t2;
             Tensor value = t1 * t2;
-            dGate = t3 * t0 + t3 * gate * (t0 * (1f - t0)) * alpha;
+            dGate = t3 * t0 + t3 * gate * (t0 * (1.0f - t0)) * alpha;
             dLinear = grad * t1;
             return value;
         }

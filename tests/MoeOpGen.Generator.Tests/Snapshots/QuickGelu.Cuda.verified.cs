@@ -4,6 +4,7 @@
 
 namespace MoeOpGen.Ops;
 
+[global::MoeOpGen.Cuda.CudaModule]
 partial class QuickGelu
 {
     /// <summary>The CUDA module of <see cref="QuickGelu"/>, compiled by NVRTC on first use and cached.</summary>
@@ -113,7 +114,7 @@ partial class QuickGelu
             const float alpha = s.alpha;
             const float t0 = mog_sigmoid(alpha * x);
             const float value = x * t0;
-            dX = grad * t0 + grad * x * (t0 * (1f - t0)) * alpha;
+            dX = grad * t0 + grad * x * (t0 * (1.0f - t0)) * alpha;
             return value;
         }
 
@@ -152,18 +153,31 @@ partial class QuickGelu
             }
         }
 
+        // Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).
         // ---- Entry points: <op>_<fwd|bwd>_<dtype> ----
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgelu_fwd_f32)
         extern "C" __global__ void quickgelu_fwd_f32(const float* x, float* y, long long count, int vec, mog_scalars s)
         { mog_unary_forward<float>(x, y, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgelu_bwd_f32)
         extern "C" __global__ void quickgelu_bwd_f32(const float* g, const float* x, float* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<float>(g, x, dx, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgelu_fwd_f16)
         extern "C" __global__ void quickgelu_fwd_f16(const mog_f16* x, mog_f16* y, long long count, int vec, mog_scalars s)
         { mog_unary_forward<mog_f16>(x, y, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgelu_bwd_f16)
         extern "C" __global__ void quickgelu_bwd_f16(const mog_f16* g, const mog_f16* x, mog_f16* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<mog_f16>(g, x, dx, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgelu_fwd_bf16)
         extern "C" __global__ void quickgelu_fwd_bf16(const mog_bf16* x, mog_bf16* y, long long count, int vec, mog_scalars s)
         { mog_unary_forward<mog_bf16>(x, y, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgelu_bwd_bf16)
         extern "C" __global__ void quickgelu_bwd_bf16(const mog_bf16* g, const mog_bf16* x, mog_bf16* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<mog_bf16>(g, x, dx, count, vec, s); }
+        #endif
         """);
 }

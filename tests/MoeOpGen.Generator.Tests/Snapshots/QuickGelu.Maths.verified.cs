@@ -20,12 +20,12 @@ partial class QuickGelu
     public static void Backward(float x, float grad, float alpha, out float dX)
     {
         float t0 = OpMath.Sigmoid(alpha * x);
-        dX = grad * t0 + grad * x * (t0 * (1f - t0)) * alpha;
+        dX = grad * t0 + grad * x * (t0 * (1.0f - t0)) * alpha;
     }
 
     /// <summary><c>Forward</c> in double precision: the fp64 oracle of the finite-difference tests and the maths of fp64 tensors.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
-    public static double ForwardF64(double x, double alpha = 1.702)
+    public static double ForwardF64(double x, double alpha = 1.7020000219345093)
     {
         double value = x * OpMath.Sigmoid(alpha * x);
         return value;
@@ -77,7 +77,7 @@ partial class QuickGelu
         {
             float t0 = OpMath.Sigmoid(alpha * x);
             float value = x * t0;
-            dX = grad * t0 + grad * x * (t0 * (1f - t0)) * alpha;
+            dX = grad * t0 + grad * x * (t0 * (1.0f - t0)) * alpha;
             return value;
         }
 
@@ -109,7 +109,7 @@ partial class QuickGelu
         {
             Tensor t0 = (alpha * x).sigmoid();
             Tensor value = x * t0;
-            dX = grad * t0 + grad * x * (t0 * (1f - t0)) * alpha;
+            dX = grad * t0 + grad * x * (t0 * (1.0f - t0)) * alpha;
             return value;
         }
     }

@@ -19,8 +19,8 @@ partial class ReGlu
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
     public static void Backward(float gate, float linear, float grad, out float dGate, out float dLinear)
     {
-        dGate = gate > 0f ? grad * linear : 0f;
-        dLinear = grad * (gate > 0f ? gate : 0f);
+        dGate = gate > 0.0f ? grad * linear : 0.0f;
+        dLinear = grad * (gate > 0.0f ? gate : 0.0f);
     }
 
     /// <summary><c>Forward</c> in double precision: the fp64 oracle of the finite-difference tests and the maths of fp64 tensors.</summary>
@@ -64,7 +64,7 @@ partial class ReGlu
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public float Forward(float gate, float linear)
         {
-            float value = (gate > 0f ? gate : 0f) * linear;
+            float value = (gate > 0.0f ? gate : 0.0f) * linear;
             return value;
         }
 
@@ -72,9 +72,9 @@ partial class ReGlu
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public float ValueAndGradients(float gate, float linear, float grad, out float dGate, out float dLinear)
         {
-            float t0 = gate > 0f ? gate : 0f;
+            float t0 = gate > 0.0f ? gate : 0.0f;
             float value = t0 * linear;
-            dGate = gate > 0f ? grad * linear : 0f;
+            dGate = gate > 0.0f ? grad * linear : 0.0f;
             dLinear = grad * t0;
             return value;
         }
@@ -99,16 +99,16 @@ partial class ReGlu
         /// <inheritdoc/>
         public Tensor Forward(Tensor gate, Tensor linear)
         {
-            Tensor value = CompositeMath.Where(CompositeMath.Greater(gate, 0f), gate, 0f) * linear;
+            Tensor value = CompositeMath.Where(CompositeMath.Greater(gate, 0.0f), gate, 0.0f) * linear;
             return value;
         }
 
         /// <inheritdoc/>
         public Tensor ValueAndGradients(Tensor gate, Tensor linear, Tensor grad, out Tensor dGate, out Tensor dLinear)
         {
-            Tensor t0 = CompositeMath.Where(CompositeMath.Greater(gate, 0f), gate, 0f);
+            Tensor t0 = CompositeMath.Where(CompositeMath.Greater(gate, 0.0f), gate, 0.0f);
             Tensor value = t0 * linear;
-            dGate = CompositeMath.Where(CompositeMath.Greater(gate, 0f), grad * linear, 0f);
+            dGate = CompositeMath.Where(CompositeMath.Greater(gate, 0.0f), grad * linear, 0.0f);
             dLinear = grad * t0;
             return value;
         }

@@ -24,8 +24,8 @@ partial class SiTuGlu
         float t2 = OpMath.Tanh(gate / gateCap);
         float t3 = gateCap * t2;
         float t4 = OpMath.Sigmoid(gate);
-        dGate = t1 * t3 * (t4 * (1f - t4)) + t1 * t4 * gateCap * (1f - t2 * t2) / gateCap;
-        dLinear = grad * (t3 * t4) * linearCap * (1f - t0 * t0) / linearCap;
+        dGate = t1 * t3 * (t4 * (1.0f - t4)) + t1 * t4 * gateCap * (1.0f - t2 * t2) / gateCap;
+        dLinear = grad * (t3 * t4) * linearCap * (1.0f - t0 * t0) / linearCap;
     }
 
     /// <summary><c>Forward</c> in double precision: the fp64 oracle of the finite-difference tests and the maths of fp64 tensors.</summary>
@@ -95,8 +95,8 @@ partial class SiTuGlu
             float t5 = linearCap * t4;
             float t6 = grad * t5;
             float value = t3 * t5;
-            dGate = t6 * t1 * (t2 * (1f - t2)) + t6 * t2 * gateCap * (1f - t0 * t0) / gateCap;
-            dLinear = grad * t3 * linearCap * (1f - t4 * t4) / linearCap;
+            dGate = t6 * t1 * (t2 * (1.0f - t2)) + t6 * t2 * gateCap * (1.0f - t0 * t0) / gateCap;
+            dLinear = grad * t3 * linearCap * (1.0f - t4 * t4) / linearCap;
             return value;
         }
 
@@ -141,8 +141,8 @@ partial class SiTuGlu
             Tensor t5 = linearCap * t4;
             Tensor t6 = grad * t5;
             Tensor value = t3 * t5;
-            dGate = t6 * t1 * (t2 * (1f - t2)) + t6 * t2 * gateCap * (1f - t0 * t0) / gateCap;
-            dLinear = grad * t3 * linearCap * (1f - t4 * t4) / linearCap;
+            dGate = t6 * t1 * (t2 * (1.0f - t2)) + t6 * t2 * gateCap * (1.0f - t0 * t0) / gateCap;
+            dLinear = grad * t3 * linearCap * (1.0f - t4 * t4) / linearCap;
             return value;
         }
     }

@@ -20,7 +20,7 @@ partial class Silu
     public static void Backward(float x, float grad, out float dX)
     {
         float t0 = OpMath.Sigmoid(x);
-        dX = grad * t0 + grad * x * (t0 * (1f - t0));
+        dX = grad * t0 + grad * x * (t0 * (1.0f - t0));
     }
 
     /// <summary><c>Forward</c> in double precision: the fp64 oracle of the finite-difference tests and the maths of fp64 tensors.</summary>
@@ -74,7 +74,7 @@ partial class Silu
         {
             float t0 = OpMath.Sigmoid(x);
             float value = x * t0;
-            dX = grad * t0 + grad * x * (t0 * (1f - t0));
+            dX = grad * t0 + grad * x * (t0 * (1.0f - t0));
             return value;
         }
 
@@ -106,7 +106,7 @@ partial class Silu
         {
             Tensor t0 = x.sigmoid();
             Tensor value = x * t0;
-            dX = grad * t0 + grad * x * (t0 * (1f - t0));
+            dX = grad * t0 + grad * x * (t0 * (1.0f - t0));
             return value;
         }
     }

@@ -19,9 +19,9 @@ partial class SquaredReGlu
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
     public static void Backward(float gate, float linear, float grad, out float dGate, out float dLinear)
     {
-        float r = gate > 0f ? gate : 0f;
+        float r = gate > 0.0f ? gate : 0.0f;
         float t0 = grad * linear * r;
-        dGate = gate > 0f ? t0 + t0 : 0f;
+        dGate = gate > 0.0f ? t0 + t0 : 0.0f;
         dLinear = grad * (r * r);
     }
 
@@ -69,7 +69,7 @@ partial class SquaredReGlu
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public float Forward(float gate, float linear)
         {
-            float r = gate > 0f ? gate : 0f;
+            float r = gate > 0.0f ? gate : 0.0f;
             float value = r * r * linear;
             return value;
         }
@@ -78,11 +78,11 @@ partial class SquaredReGlu
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public float ValueAndGradients(float gate, float linear, float grad, out float dGate, out float dLinear)
         {
-            float r = gate > 0f ? gate : 0f;
+            float r = gate > 0.0f ? gate : 0.0f;
             float t0 = r * r;
             float t1 = grad * linear * r;
             float value = t0 * linear;
-            dGate = gate > 0f ? t1 + t1 : 0f;
+            dGate = gate > 0.0f ? t1 + t1 : 0.0f;
             dLinear = grad * t0;
             return value;
         }
@@ -110,7 +110,7 @@ partial class SquaredReGlu
         /// <inheritdoc/>
         public Tensor Forward(Tensor gate, Tensor linear)
         {
-            Tensor r = CompositeMath.Where(CompositeMath.Greater(gate, 0f), gate, 0f);
+            Tensor r = CompositeMath.Where(CompositeMath.Greater(gate, 0.0f), gate, 0.0f);
             Tensor value = r * r * linear;
             return value;
         }
@@ -118,11 +118,11 @@ partial class SquaredReGlu
         /// <inheritdoc/>
         public Tensor ValueAndGradients(Tensor gate, Tensor linear, Tensor grad, out Tensor dGate, out Tensor dLinear)
         {
-            Tensor r = CompositeMath.Where(CompositeMath.Greater(gate, 0f), gate, 0f);
+            Tensor r = CompositeMath.Where(CompositeMath.Greater(gate, 0.0f), gate, 0.0f);
             Tensor t0 = r * r;
             Tensor t1 = grad * linear * r;
             Tensor value = t0 * linear;
-            dGate = CompositeMath.Where(CompositeMath.Greater(gate, 0f), t1 + t1, 0f);
+            dGate = CompositeMath.Where(CompositeMath.Greater(gate, 0.0f), t1 + t1, 0.0f);
             dLinear = grad * t0;
             return value;
         }

@@ -4,6 +4,7 @@
 
 namespace MoeOpGen.Ops;
 
+[global::MoeOpGen.Cuda.CudaModule]
 partial class SquaredRelu
 {
     /// <summary>The CUDA module of <see cref="SquaredRelu"/>, compiled by NVRTC on first use and cached.</summary>
@@ -102,7 +103,7 @@ partial class SquaredRelu
         // value = var r = x > 0f ? x : 0f; return r * r;
         __device__ __forceinline__ float mog_forward(float x, const mog_scalars& s)
         {
-            const float r = x > 0f ? x : 0f;
+            const float r = x > 0.0f ? x : 0.0f;
             const float value = r * r;
             return value;
         }
@@ -110,10 +111,10 @@ partial class SquaredRelu
         // value and dX = grad * df/dx, by reverse-mode differentiation
         __device__ __forceinline__ float mog_value_and_gradients(float x, float grad, const mog_scalars& s, float& dX)
         {
-            const float r = x > 0f ? x : 0f;
+            const float r = x > 0.0f ? x : 0.0f;
             const float t0 = grad * r;
             const float value = r * r;
-            dX = x > 0f ? t0 + t0 : 0f;
+            dX = x > 0.0f ? t0 + t0 : 0.0f;
             return value;
         }
 
@@ -152,18 +153,31 @@ partial class SquaredRelu
             }
         }
 
+        // Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).
         // ---- Entry points: <op>_<fwd|bwd>_<dtype> ----
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_fwd_f32)
         extern "C" __global__ void squaredrelu_fwd_f32(const float* x, float* y, long long count, int vec, mog_scalars s)
         { mog_unary_forward<float>(x, y, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_bwd_f32)
         extern "C" __global__ void squaredrelu_bwd_f32(const float* g, const float* x, float* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<float>(g, x, dx, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_fwd_f16)
         extern "C" __global__ void squaredrelu_fwd_f16(const mog_f16* x, mog_f16* y, long long count, int vec, mog_scalars s)
         { mog_unary_forward<mog_f16>(x, y, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_bwd_f16)
         extern "C" __global__ void squaredrelu_bwd_f16(const mog_f16* g, const mog_f16* x, mog_f16* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<mog_f16>(g, x, dx, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_fwd_bf16)
         extern "C" __global__ void squaredrelu_fwd_bf16(const mog_bf16* x, mog_bf16* y, long long count, int vec, mog_scalars s)
         { mog_unary_forward<mog_bf16>(x, y, count, vec, s); }
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_bwd_bf16)
         extern "C" __global__ void squaredrelu_bwd_bf16(const mog_bf16* g, const mog_bf16* x, mog_bf16* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<mog_bf16>(g, x, dx, count, vec, s); }
+        #endif
         """);
 }

@@ -19,9 +19,9 @@ partial class SquaredRelu
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
     public static void Backward(float x, float grad, out float dX)
     {
-        float r = x > 0f ? x : 0f;
+        float r = x > 0.0f ? x : 0.0f;
         float t0 = grad * r;
-        dX = x > 0f ? t0 + t0 : 0f;
+        dX = x > 0.0f ? t0 + t0 : 0.0f;
     }
 
     /// <summary><c>Forward</c> in double precision: the fp64 oracle of the finite-difference tests and the maths of fp64 tensors.</summary>
@@ -67,7 +67,7 @@ partial class SquaredRelu
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public float Forward(float x)
         {
-            float r = x > 0f ? x : 0f;
+            float r = x > 0.0f ? x : 0.0f;
             float value = r * r;
             return value;
         }
@@ -76,10 +76,10 @@ partial class SquaredRelu
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public float ValueAndGradients(float x, float grad, out float dX)
         {
-            float r = x > 0f ? x : 0f;
+            float r = x > 0.0f ? x : 0.0f;
             float t0 = grad * r;
             float value = r * r;
-            dX = x > 0f ? t0 + t0 : 0f;
+            dX = x > 0.0f ? t0 + t0 : 0.0f;
             return value;
         }
 
@@ -104,7 +104,7 @@ partial class SquaredRelu
         /// <inheritdoc/>
         public Tensor Forward(Tensor x)
         {
-            Tensor r = CompositeMath.Where(CompositeMath.Greater(x, 0f), x, 0f);
+            Tensor r = CompositeMath.Where(CompositeMath.Greater(x, 0.0f), x, 0.0f);
             Tensor value = r * r;
             return value;
         }
@@ -112,10 +112,10 @@ partial class SquaredRelu
         /// <inheritdoc/>
         public Tensor ValueAndGradients(Tensor x, Tensor grad, out Tensor dX)
         {
-            Tensor r = CompositeMath.Where(CompositeMath.Greater(x, 0f), x, 0f);
+            Tensor r = CompositeMath.Where(CompositeMath.Greater(x, 0.0f), x, 0.0f);
             Tensor t0 = grad * r;
             Tensor value = r * r;
-            dX = CompositeMath.Where(CompositeMath.Greater(x, 0f), t0 + t0, 0f);
+            dX = CompositeMath.Where(CompositeMath.Greater(x, 0.0f), t0 + t0, 0.0f);
             return value;
         }
     }

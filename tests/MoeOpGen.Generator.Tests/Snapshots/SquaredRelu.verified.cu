@@ -90,7 +90,7 @@ struct mog_scalars { float unused; };
 // value = var r = x > 0f ? x : 0f; return r * r;
 __device__ __forceinline__ float mog_forward(float x, const mog_scalars& s)
 {
-    const float r = x > 0f ? x : 0f;
+    const float r = x > 0.0f ? x : 0.0f;
     const float value = r * r;
     return value;
 }
@@ -98,10 +98,10 @@ __device__ __forceinline__ float mog_forward(float x, const mog_scalars& s)
 // value and dX = grad * df/dx, by reverse-mode differentiation
 __device__ __forceinline__ float mog_value_and_gradients(float x, float grad, const mog_scalars& s, float& dX)
 {
-    const float r = x > 0f ? x : 0f;
+    const float r = x > 0.0f ? x : 0.0f;
     const float t0 = grad * r;
     const float value = r * r;
-    dX = x > 0f ? t0 + t0 : 0f;
+    dX = x > 0.0f ? t0 + t0 : 0.0f;
     return value;
 }
 
@@ -140,16 +140,29 @@ __device__ __forceinline__ void mog_unary_backward(const T* __restrict__ g, cons
     }
 }
 
+// Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).
 // ---- Entry points: <op>_<fwd|bwd>_<dtype> ----
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_fwd_f32)
 extern "C" __global__ void squaredrelu_fwd_f32(const float* x, float* y, long long count, int vec, mog_scalars s)
 { mog_unary_forward<float>(x, y, count, vec, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_bwd_f32)
 extern "C" __global__ void squaredrelu_bwd_f32(const float* g, const float* x, float* dx, long long count, int vec, mog_scalars s)
 { mog_unary_backward<float>(g, x, dx, count, vec, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_fwd_f16)
 extern "C" __global__ void squaredrelu_fwd_f16(const mog_f16* x, mog_f16* y, long long count, int vec, mog_scalars s)
 { mog_unary_forward<mog_f16>(x, y, count, vec, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_bwd_f16)
 extern "C" __global__ void squaredrelu_bwd_f16(const mog_f16* g, const mog_f16* x, mog_f16* dx, long long count, int vec, mog_scalars s)
 { mog_unary_backward<mog_f16>(g, x, dx, count, vec, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_fwd_bf16)
 extern "C" __global__ void squaredrelu_fwd_bf16(const mog_bf16* x, mog_bf16* y, long long count, int vec, mog_scalars s)
 { mog_unary_forward<mog_bf16>(x, y, count, vec, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_squaredrelu_bwd_bf16)
 extern "C" __global__ void squaredrelu_bwd_bf16(const mog_bf16* g, const mog_bf16* x, mog_bf16* dx, long long count, int vec, mog_scalars s)
 { mog_unary_backward<mog_bf16>(g, x, dx, count, vec, s); }
+#endif

@@ -21,7 +21,7 @@ partial class SwiGlu
     {
         float t0 = grad * linear;
         float t1 = OpMath.Sigmoid(gate);
-        dGate = t0 * t1 + t0 * gate * (t1 * (1f - t1));
+        dGate = t0 * t1 + t0 * gate * (t1 * (1.0f - t1));
         dLinear = grad * (gate * t1);
     }
 
@@ -80,7 +80,7 @@ partial class SwiGlu
             float t1 = gate * t0;
             float t2 = grad * linear;
             float value = t1 * linear;
-            dGate = t2 * t0 + t2 * gate * (t0 * (1f - t0));
+            dGate = t2 * t0 + t2 * gate * (t0 * (1.0f - t0));
             dLinear = grad * t1;
             return value;
         }
@@ -118,7 +118,7 @@ partial class SwiGlu
             Tensor t1 = gate * t0;
             Tensor t2 = grad * linear;
             Tensor value = t1 * linear;
-            dGate = t2 * t0 + t2 * gate * (t0 * (1f - t0));
+            dGate = t2 * t0 + t2 * gate * (t0 * (1.0f - t0));
             dLinear = grad * t1;
             return value;
         }

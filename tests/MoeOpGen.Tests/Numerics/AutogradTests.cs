@@ -37,7 +37,6 @@ public class AutogradTests
         var v = Variants.ByName(variantName);
         var dtype = Variants.Dtype(dtypeName);
         var tol = Tolerance.For(dtype);
-        KnownIssues.SkipIfFp64LiteralMismatch(name, dtype);
         using var scope = NewDisposeScope();
         var x = GatedInputs.Create(v, dtype, seed: 11);
         string where = $"{name} {variantName} {dtypeName}";

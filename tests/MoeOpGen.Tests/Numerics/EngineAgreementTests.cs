@@ -23,7 +23,6 @@ public class EngineAgreementTests
         var v = Variants.ByName(variantName);
         var dtype = Variants.Dtype(dtypeName);
         var tol = Tolerance.For(dtype);
-        KnownIssues.SkipIfFp64LiteralMismatch(name, dtype);
         using var scope = NewDisposeScope();
         foreach (var (rows, hidden) in new[] { (5L, 12L), (64L, 40L) })
         {
