@@ -12,15 +12,23 @@ namespace MoeOpGen.Cuda;
 /// <param name="Code">The CUDA C++ source (header-free: NVRTC resolves no CUDA headers).</param>
 public sealed record CudaSource(string ModuleName, string Code)
 {
+    private readonly string _moduleName = ValidName(ModuleName);
+    private readonly string _code = ValidCode(Code);
+    private readonly IReadOnlyList<string> _options = NvrtcCompiler.DefaultOptions;
+
     /// <summary>The module name, non-blank.</summary>
-    public string ModuleName { get; init; } = string.IsNullOrWhiteSpace(ModuleName)
-        ? throw new ArgumentException("A CUDA module needs a non-blank name.", nameof(ModuleName))
-        : ModuleName;
+    public string ModuleName
+    {
+        get => _moduleName;
+        init => _moduleName = ValidName(value);
+    }
 
     /// <summary>The CUDA source, non-empty.</summary>
-    public string Code { get; init; } = string.IsNullOrEmpty(Code)
-        ? throw new ArgumentException("A CUDA module needs source code.", nameof(Code))
-        : Code;
+    public string Code
+    {
+        get => _code;
+        init => _code = ValidCode(value);
+    }
 
     /// <summary>NVRTC options other than the architecture (chosen per device); <see cref="NvrtcCompiler.DefaultOptions"/>
     /// unless set. Compared by reference in record equality; the cache compares their content.</summary>
@@ -30,5 +38,11 @@ public sealed record CudaSource(string ModuleName, string Code)
         init => _options = value ?? throw new ArgumentNullException(nameof(Options));
     }
 
-    private readonly IReadOnlyList<string> _options = NvrtcCompiler.DefaultOptions;
+    private static string ValidName(string name) => string.IsNullOrWhiteSpace(name)
+        ? throw new ArgumentException("A CUDA module needs a non-blank name.", nameof(ModuleName))
+        : name;
+
+    private static string ValidCode(string code) => string.IsNullOrEmpty(code)
+        ? throw new ArgumentException("A CUDA module needs source code.", nameof(Code))
+        : code;
 }

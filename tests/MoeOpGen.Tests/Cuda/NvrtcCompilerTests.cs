@@ -1,5 +1,7 @@
 using System;
 using System.IO;
+using System.Linq;
+using System.Threading.Tasks;
 using MoeOpGen.Cuda;
 using Xunit;
 
@@ -75,6 +77,28 @@ public class NvrtcCompilerTests
                     NvrtcCompiler.LibraryLocation);
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"NVRTC {NvrtcCompiler.Version} from {NvrtcCompiler.LibraryLocation}; archs {string.Join(",", NvrtcCompiler.SupportedArchitectures)}");
+    }
+
+    [Fact]
+    public void ConcurrentCompilationsMatchSerialOnes()
+    {
+        // Precompile compiles modules in parallel, which relies on NVRTC being safe for distinct programs.
+        RequireNvrtc();
+        var sources = Enumerable.Range(0, 8).Select(i => Kernel.Replace("s.v[1]", $"s.v[1] + {i}.0f")).ToArray();
+        var serial = sources.Select(s => NvrtcCompiler.Compile(s, "axpb.cu", "sm_80", NvrtcCompiler.DefaultOptions).Image).ToArray();
+
+        var parallel = new byte[sources.Length][];
+        Parallel.For(0, sources.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 },
+                     i => parallel[i] = NvrtcCompiler.Compile(sources[i], "axpb.cu", "sm_80", NvrtcCompiler.DefaultOptions).Image);
+
+        Assert.Equal(sources.Length, serial.Distinct(new ByteArrayComparer()).Count());
+        for (int i = 0; i < sources.Length; i++) Assert.Equal(serial[i], parallel[i]);
+    }
+
+    private sealed class ByteArrayComparer : System.Collections.Generic.IEqualityComparer<byte[]>
+    {
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+        public int GetHashCode(byte[] bytes) => bytes.Length;
     }
 
     [Fact]
