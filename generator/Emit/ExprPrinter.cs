@@ -107,7 +107,12 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
         return ($"{Print(c.Left, 1)} {op} {Print(c.Right, 1)} ? {Print(c.WhenTrue, 1)} : {Print(c.WhenFalse, 1)}", 0);
     }
 
-    public string Literal(double value) => target == Target.CSharpDouble ? DoubleLiteral(value) : FloatLiteral(value);
+    /// <remarks>
+    /// Tensor code multiplies fp64 tensors too, so a constant that float cannot hold (2/√π of erf's derivative)
+    /// stays a double there; TorchSharp rounds it to the tensor's own precision.
+    /// </remarks>
+    public string Literal(double value)
+        => target == Target.CSharpDouble || (target == Target.Tensor && (double)(float)value != value) ? DoubleLiteral(value) : FloatLiteral(value);
 
     public static string FloatLiteral(double value)
     {

@@ -128,7 +128,7 @@ partial class GeGluErf
             Tensor t3 = t0 * t2;
             Tensor t4 = grad * linear;
             Tensor value = t3 * linear;
-            dGate = 0.70710677f * (t4 * t0 * (1.1283792f * (-(t1 * t1)).exp())) + 0.5f * (t4 * t2);
+            dGate = 0.70710677f * (t4 * t0 * (1.1283791670955126 * (-(t1 * t1)).exp())) + 0.5f * (t4 * t2);
             dLinear = grad * t3;
             return value;
         }
