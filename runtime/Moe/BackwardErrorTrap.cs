@@ -12,14 +12,12 @@ namespace MoeOpGen.Moe;
 /// an exception terminates the process and cannot be caught around <c>.backward()</c> (torchsharp-notes B4).
 /// </summary>
 /// <remarks>
-/// <see cref="Run"/> catches the exception, records it and returns no gradients (<c>null</c> for every input);
-/// the next routing call (<see cref="TokenPermutation"/> or <see cref="MoEAuxLossAutoScaler"/>) rethrows it through
-/// <see cref="ThrowPending"/>. Only the first failure is kept until it is rethrown.
+/// <see cref="Run"/> catches the exception, records it in <see cref="Engines.BackwardFailures"/> (the one store the
+/// operators use too, so <c>BackwardFailures.ThrowIfAny()</c> surfaces routing failures as well) and returns no
+/// gradients (<c>null</c> for every input); the next routing call rethrows it through <see cref="ThrowPending"/>.
 /// </remarks>
 internal static class BackwardErrorTrap
 {
-    private static Exception? pending;
-
     /// <summary>Runs a backward body; on failure records the error and returns <paramref name="inputCount"/> nulls.</summary>
     public static List<Tensor> Run(string functionName, int inputCount, Func<List<Tensor>> body)
     {
@@ -31,18 +29,13 @@ internal static class BackwardErrorTrap
         {
             var failure = new InvalidOperationException(
                 $"The backward pass of {functionName} failed, so its inputs received no gradient from it.", ex);
-            Interlocked.CompareExchange(ref pending, failure, null);
+            Engines.BackwardFailures.Record(failure);
             return Enumerable.Repeat<Tensor>(null!, inputCount).ToList();
         }
     }
 
     /// <summary>Rethrows (once) a failure recorded by <see cref="Run"/> since the last call.</summary>
-    public static void ThrowPending()
-    {
-        var failure = Interlocked.Exchange(ref pending, null);
-        if (failure is not null)
-            throw failure;
-    }
+    public static void ThrowPending() => Engines.BackwardFailures.ThrowIfAny();
 
     /// <summary>Whether a gradient handed to a backward callback carries data (with <c>set_materialize_grads(false)</c>
     /// an output that received no gradient arrives as an invalid or null tensor).</summary>

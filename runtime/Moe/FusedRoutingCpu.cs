@@ -1,3 +1,4 @@
+using MoeOpGen.Engines;
 using System;
 using static TorchSharp.torch;
 
@@ -31,10 +32,10 @@ internal static class FusedRoutingCpu
         var w = weights?.to(accumulator).contiguous();
         switch (work.dtype)
         {
-            case ScalarType.Float32: FusedRoutingCpuKernels.GatherReduce<float, float, Float32Codec>(work, rowMap, w, output); break;
-            case ScalarType.Float64: FusedRoutingCpuKernels.GatherReduce<double, double, Float64Codec>(work, rowMap, w, output); break;
-            case ScalarType.Float16: FusedRoutingCpuKernels.GatherReduce<Half, float, Float16Codec>(work, rowMap, w, output); break;
-            case ScalarType.BFloat16: FusedRoutingCpuKernels.GatherReduce<ushort, float, BFloat16Codec>(work, rowMap, w, output); break;
+            case ScalarType.Float32: FusedRoutingCpuKernels.GatherReduce<float, float, Fp32Element>(work, rowMap, w, output); break;
+            case ScalarType.Float64: FusedRoutingCpuKernels.GatherReduce<double, double, Fp64Element>(work, rowMap, w, output); break;
+            case ScalarType.Float16: FusedRoutingCpuKernels.GatherReduce<Half, float, Fp16Element>(work, rowMap, w, output); break;
+            case ScalarType.BFloat16: FusedRoutingCpuKernels.GatherReduce<ushort, float, Bf16Element>(work, rowMap, w, output); break;
             default: throw UnsupportedDtype(work.dtype);
         }
         return output.to(rows.dtype).MoveToOuterDisposeScope();
@@ -60,10 +61,10 @@ internal static class FusedRoutingCpu
         var weightsGrad = weightsGradDtype is null ? null : empty(rowMap.shape, accumulator);
         switch (workDtype)
         {
-            case ScalarType.Float32: FusedRoutingCpuKernels.ScatterScaledWithDot<float, float, Float32Codec>(g, x, rowMap, w, rowsGrad, weightsGrad); break;
-            case ScalarType.Float64: FusedRoutingCpuKernels.ScatterScaledWithDot<double, double, Float64Codec>(g, x, rowMap, w, rowsGrad, weightsGrad); break;
-            case ScalarType.Float16: FusedRoutingCpuKernels.ScatterScaledWithDot<Half, float, Float16Codec>(g, x, rowMap, w, rowsGrad, weightsGrad); break;
-            case ScalarType.BFloat16: FusedRoutingCpuKernels.ScatterScaledWithDot<ushort, float, BFloat16Codec>(g, x, rowMap, w, rowsGrad, weightsGrad); break;
+            case ScalarType.Float32: FusedRoutingCpuKernels.ScatterScaledWithDot<float, float, Fp32Element>(g, x, rowMap, w, rowsGrad, weightsGrad); break;
+            case ScalarType.Float64: FusedRoutingCpuKernels.ScatterScaledWithDot<double, double, Fp64Element>(g, x, rowMap, w, rowsGrad, weightsGrad); break;
+            case ScalarType.Float16: FusedRoutingCpuKernels.ScatterScaledWithDot<Half, float, Fp16Element>(g, x, rowMap, w, rowsGrad, weightsGrad); break;
+            case ScalarType.BFloat16: FusedRoutingCpuKernels.ScatterScaledWithDot<ushort, float, Bf16Element>(g, x, rowMap, w, rowsGrad, weightsGrad); break;
             default: throw UnsupportedDtype(workDtype);
         }
         return (rowsGrad.to(rowsDtype).MoveToOuterDisposeScope(),

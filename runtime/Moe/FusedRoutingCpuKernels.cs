@@ -1,3 +1,4 @@
+using MoeOpGen.Engines;
 using System;
 using System.Numerics;
 using System.Threading.Tasks;
@@ -61,7 +62,7 @@ internal static unsafe class FusedRoutingCpuKernels
     public static void GatherReduce<TElement, TAccumulator, TCodec>(Tensor rows, Tensor rowMap, Tensor? weights, Tensor output)
         where TElement : unmanaged
         where TAccumulator : unmanaged, IFloatingPointIeee754<TAccumulator>
-        where TCodec : IElementCodec<TElement, TAccumulator>
+        where TCodec : IElement<TElement, TAccumulator>
     {
         long tokenCount = rowMap.shape[0];
         int experts = (int)rowMap.shape[1];
@@ -103,7 +104,7 @@ internal static unsafe class FusedRoutingCpuKernels
         Tensor grad, Tensor? rows, Tensor rowMap, Tensor? weights, Tensor rowGrad, Tensor? weightGrad)
         where TElement : unmanaged
         where TAccumulator : unmanaged, IFloatingPointIeee754<TAccumulator>
-        where TCodec : IElementCodec<TElement, TAccumulator>
+        where TCodec : IElement<TElement, TAccumulator>
     {
         long tokenCount = rowMap.shape[0];
         int experts = (int)rowMap.shape[1];
