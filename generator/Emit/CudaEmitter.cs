@@ -115,7 +115,7 @@ internal static class CudaEmitter
         w.Line(SourceHeader.GeneratedCode);
         w.Line($"public static global::MoeOpGen.Cuda.CudaSource CudaSource {{ get; }} = new(\"{m.KernelPrefix}\", \"\"\"");
         foreach (var line in KernelSource(m).TrimEnd('\n').Split('\n')) w.Line(line.Length == 0 ? "" : "    " + line);
-        w.Line("    \"\"\");");
+        w.Line("    \"\"\") { CompiledPerKernel = true };");
         w.Close();
         return w.ToString();
     }

@@ -72,29 +72,43 @@ public static class CudaKernels
     }
 
     /// <summary>
-    /// Compiles (or loads from the disk cache) and loads every module of <paramref name="sources"/> on device
+    /// Compiles (or loads from the disk cache) and loads the kernels of <paramref name="sources"/> on device
     /// <paramref name="deviceIndex"/> now, in parallel, so that the first training step pays no compile time.
+    /// A <see cref="CudaSource.CompiledPerKernel"/> module is warmed kernel by kernel — the same cache entries
+    /// its launches use — limited to the names <paramref name="kernels"/> accepts (all when null; e.g.
+    /// <c>name =&gt; name.Contains("_bf16")</c>); any other module is compiled whole.
     /// </summary>
+    /// <returns>The number of compile units made ready (compiled, or loaded from the disk or memory cache).</returns>
     /// <exception cref="CudaCompileException">A source does not compile (the first failure is thrown as is;
     /// several are wrapped in an <see cref="AggregateException"/>).</exception>
-    public static void Precompile(IEnumerable<CudaSource> sources, int deviceIndex = 0)
+    public static int Precompile(IEnumerable<CudaSource> sources, int deviceIndex = 0, Func<string, bool>? kernels = null)
     {
         ArgumentNullException.ThrowIfNull(sources);
         var list = sources.ToList();
         if (list.Any(s => s is null)) throw new ArgumentException("The sources must not contain null.", nameof(sources));
         _ = CudaDevice.Get(deviceIndex);
+        var registry = CudaModuleRegistry.Shared;
+        var units = list.Distinct()
+                        .SelectMany(source => source.CompiledPerKernel
+                            ? source.KernelNames.Where(name => kernels?.Invoke(name) ?? true)
+                                    .Select(name => registry.CompileUnit(source, name))
+                            : [source])
+                        .ToList();
         try
         {
-            Parallel.ForEach(list.Distinct(), source => CudaModuleRegistry.Shared.GetModule(source, deviceIndex));
+            Parallel.ForEach(units, unit => registry.GetModule(unit, deviceIndex));
         }
         catch (AggregateException e) when (e.InnerExceptions.Count == 1)
         {
             ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
         }
+        return units.Count;
     }
 
-    /// <summary>Precompiles every module of <paramref name="assembly"/> (see <see cref="SourcesIn"/>).</summary>
-    public static void Precompile(Assembly assembly, int deviceIndex = 0) => Precompile(SourcesIn(assembly), deviceIndex);
+    /// <summary>Precompiles the modules of <paramref name="assembly"/> (see <see cref="SourcesIn"/> and
+    /// <see cref="Precompile(IEnumerable{CudaSource}, int, Func{string, bool})"/>).</summary>
+    public static int Precompile(Assembly assembly, int deviceIndex = 0, Func<string, bool>? kernels = null)
+        => Precompile(SourcesIn(assembly), deviceIndex, kernels);
 
     /// <summary>
     /// Every CUDA module declared in <paramref name="assembly"/>: the values of the public static properties of

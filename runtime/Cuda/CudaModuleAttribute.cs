@@ -4,7 +4,7 @@ namespace MoeOpGen.Cuda;
 
 /// <summary>
 /// Marks a class whose public static properties of type <see cref="CudaSource"/> are CUDA modules, so that
-/// <see cref="CudaKernels.Precompile(System.Reflection.Assembly, int)"/> and
+/// <see cref="CudaKernels.Precompile(System.Reflection.Assembly, int, Func{string, bool})"/> and
 /// <see cref="CudaKernels.SourcesIn"/> can find every module of an assembly without a hand-kept list. The
 /// generator puts it on each operator it emits.
 /// </summary>

@@ -18,6 +18,7 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
 
     private readonly ConcurrentDictionary<(string Key, int Device), Lazy<LoadedModule>> _modules = new();
     private readonly ConditionalWeakTable<CudaSource, ConcurrentDictionary<(string Kernel, int Device), LoadedFunction>> _functions = new();
+    private readonly ConditionalWeakTable<CudaSource, ConcurrentDictionary<string, CudaSource>> _units = new();
     private readonly ConcurrentDictionary<int, string> _targets = new();
 
     /// <summary>The process-wide registry over <see cref="KernelCache.Shared"/>.</summary>
@@ -33,9 +34,15 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
         ArgumentException.ThrowIfNullOrWhiteSpace(kernelName);
         var perSource = _functions.GetValue(source, _ => new());
         if (perSource.TryGetValue((kernelName, deviceIndex), out var function)) return function;
-        function = GetModule(source, deviceIndex).GetFunction(kernelName);
+        function = GetModule(CompileUnit(source, kernelName), deviceIndex).GetFunction(kernelName);
         return perSource.GetOrAdd((kernelName, deviceIndex), function);
     }
+
+    /// <summary>The source compiled for <paramref name="kernelName"/> (<see cref="CudaSource.CompileUnit"/>), the same
+    /// instance on every call for the same <paramref name="source"/> instance, so its content key is computed once.</summary>
+    public CudaSource CompileUnit(CudaSource source, string kernelName) => source.CompiledPerKernel
+        ? _units.GetValue(source, _ => new(StringComparer.Ordinal)).GetOrAdd(kernelName, source.CompileUnit)
+        : source;
 
     /// <summary>The module of <paramref name="source"/> loaded on device <paramref name="deviceIndex"/>.</summary>
     public LoadedModule GetModule(CudaSource source, int deviceIndex)

@@ -1,16 +1,18 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
+using System.Text.RegularExpressions;
 
 namespace MoeOpGen.Cuda;
 
 /// <summary>
-/// One CUDA module: the source of every kernel of one operator, compiled as a unit. The cache key covers
-/// <see cref="ModuleName"/>, <see cref="Code"/> and <see cref="Options"/>, so identical sources share a binary
-/// and any edit gets a new one.
+/// One CUDA module: the source of every kernel of one operator. The cache key covers <see cref="ModuleName"/>,
+/// <see cref="Code"/> and <see cref="Options"/>, so identical sources share a binary and any edit gets a new one.
+/// A module is compiled as a whole, unless it is <see cref="CompiledPerKernel"/>.
 /// </summary>
 /// <param name="ModuleName">A short name, used as the NVRTC program name in compile errors, e.g. <c>quick_geglu</c>.</param>
 /// <param name="Code">The CUDA C++ source (header-free: NVRTC resolves no CUDA headers).</param>
-public sealed record CudaSource(string ModuleName, string Code)
+public sealed partial record CudaSource(string ModuleName, string Code)
 {
     private readonly string _moduleName = ValidName(ModuleName);
     private readonly string _code = ValidCode(Code);
@@ -37,6 +39,36 @@ public sealed record CudaSource(string ModuleName, string Code)
         get => _options;
         init => _options = value ?? throw new ArgumentNullException(nameof(Options));
     }
+
+    /// <summary>
+    /// True when every entry point is guarded by <c>#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_&lt;name&gt;)</c>
+    /// and the runtime compiles each kernel on its own: the unit of kernel <c>k</c> is this source with
+    /// <c>-DMOG_KERNEL_k</c>, its own cache entry. Generated modules are (a gated one has about a hundred template
+    /// instantiations, which NVRTC takes seconds to compile together, while an application uses a few).
+    /// </summary>
+    public bool CompiledPerKernel { get; init; }
+
+    /// <summary>The entry points of a <see cref="CompiledPerKernel"/> module, from its guards, in source order;
+    /// empty for a module compiled whole (its kernels are whatever the code declares).</summary>
+    public IReadOnlyList<string> KernelNames => CompiledPerKernel
+        ? KernelGuard().Matches(Code).Select(m => m.Groups[1].Value).Distinct().ToArray()
+        : [];
+
+    /// <summary>The source NVRTC compiles to get <paramref name="kernelName"/>: this one, or for a
+    /// <see cref="CompiledPerKernel"/> module the unit that defines <c>MOG_KERNEL_&lt;kernelName&gt;</c>.
+    /// Callers memoise it (see <c>CudaModuleRegistry</c>); a new instance hashes its source again.</summary>
+    /// <exception cref="ArgumentException">A per-kernel module has no entry point named <paramref name="kernelName"/>.</exception>
+    public CudaSource CompileUnit(string kernelName)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(kernelName);
+        if (!CompiledPerKernel) return this;
+        if (!KernelNames.Contains(kernelName, StringComparer.Ordinal))
+            throw new ArgumentException($"CUDA module '{ModuleName}' has no kernel named '{kernelName}'.", nameof(kernelName));
+        return this with { Options = [.. Options, "-DMOG_KERNEL_" + kernelName], CompiledPerKernel = false };
+    }
+
+    [GeneratedRegex(@"^[ \t]*#if defined\(MOG_ALL_KERNELS\) \|\| defined\(MOG_KERNEL_(\w+)\)", RegexOptions.Multiline)]
+    private static partial Regex KernelGuard();
 
     private static string ValidName(string name) => string.IsNullOrWhiteSpace(name)
         ? throw new ArgumentException("A CUDA module needs a non-blank name.", nameof(ModuleName))

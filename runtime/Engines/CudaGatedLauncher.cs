@@ -21,7 +21,7 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         bool vec = call.Hidden % v == 0 && Aligned(input, bias, output);
         long packs = call.Rows * ((call.Hidden + v - 1) / v);
         uint grid = (uint)Math.Min((packs + ForwardBlock - 1) / ForwardBlock, CudaKernels.MultiprocessorCount(device) * 16L);
-        var kernel = KernelVariants.Get(maths.Cuda, KernelName(maths, "fwd", input.dtype, weights, bias, call, x8 is not null), device);
+        var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "fwd", input.dtype, weights, bias, call, x8 is not null), device);
         kernel.Launch(grid, ForwardBlock, 0, input, weights, bias, output, x8, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
     }
 
@@ -38,12 +38,12 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         uint grid = (uint)Math.Min(call.Rows, CudaKernels.MultiprocessorCount(device) * (2048L / block));
         uint shared = bias is null ? 0u : (uint)(2 * call.Hidden * sizeof(float));
         var partial = bias is null ? null : empty([grid, 2 * call.Hidden], ScalarType.Float32, grad.device);
-        var kernel = KernelVariants.Get(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
+        var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
         kernel.Launch(grid, block, shared, grad, input, x8, weights, bias, inputGrad, weightsGrad, partial, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
         if (bias is null) return null;
 
         var dbias = empty([2 * call.Hidden], dtype, grad.device);
-        var reduce = KernelVariants.Get(maths.Cuda, $"{maths.KernelPrefix}_reduce_bias_{Suffix(dtype)}", device);
+        var reduce = CudaKernels.GetFunction(maths.Cuda, $"{maths.KernelPrefix}_reduce_bias_{Suffix(dtype)}", device);
         reduce.Launch((uint)Math.Min((2 * call.Hidden + 255) / 256, 65535), 256, 0, partial, dbias, (long)grid, call.Hidden, call.Interleaved);
         return dbias;
     }

@@ -23,7 +23,7 @@ internal static class CudaUnaryLauncher<TM> where TM : struct, IUnaryMaths
         long packs = (count + 16 / input.element_size() - 1) / (16 / input.element_size());
         uint grid = (uint)Math.Min((packs + Block - 1) / Block, CudaKernels.MultiprocessorCount(device) * 16L);
         string name = $"{maths.KernelPrefix}_{direction}_{CudaGatedLauncherNames.Suffix(input.dtype)}";
-        KernelVariants.Get(maths.Cuda, name, device).Launch(grid, Block, 0, args);
+        CudaKernels.GetFunction(maths.Cuda, name, device).Launch(grid, Block, 0, args);
     }
 
     private static bool Vec(params Tensor[] tensors)

@@ -711,5 +711,5 @@ partial class GeGluErf
         extern "C" __global__ void gegluerf_reduce_bias_bf16(const float* partial, mog_bf16* dbias, long long parts, long long h, int interleaved)
         { mog_reduce_bias<mog_bf16>(partial, dbias, parts, h, interleaved); }
         #endif
-        """);
+        """) { CompiledPerKernel = true };
 }

@@ -707,5 +707,5 @@ partial class ReGlu
         extern "C" __global__ void reglu_reduce_bias_bf16(const float* partial, mog_bf16* dbias, long long parts, long long h, int interleaved)
         { mog_reduce_bias<mog_bf16>(partial, dbias, parts, h, interleaved); }
         #endif
-        """);
+        """) { CompiledPerKernel = true };
 }

@@ -179,5 +179,5 @@ partial class SquaredRelu
         extern "C" __global__ void squaredrelu_bwd_bf16(const mog_bf16* g, const mog_bf16* x, mog_bf16* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<mog_bf16>(g, x, dx, count, vec, s); }
         #endif
-        """);
+        """) { CompiledPerKernel = true };
 }

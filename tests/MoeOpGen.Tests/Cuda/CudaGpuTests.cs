@@ -201,6 +201,24 @@ public class CudaGpuTests
             $"NVRTC {NvrtcCompiler.Version}: cold compile + load {coldMs:F1} ms; warm disk load {warmMs:F1} ms");
     }
 
+    [Fact]
+    public void PrecompileWarmsTheUnitsLaunchesUse()
+    {
+        RequireCuda();
+        var registry = CudaModuleRegistry.Shared;
+        Assert.SkipUnless(registry.Cache.Disk.IsWritable, "The kernel cache is in memory only here.");
+        const string kernel = "swiglu_fwd_bf16_wb";
+
+        int units = CudaKernels.Precompile([MoeOpGen.Ops.SwiGlu.CudaSource], Device, name => name == kernel);
+
+        Assert.Equal(1, units);
+        var unit = registry.CompileUnit(MoeOpGen.Ops.SwiGlu.CudaSource, kernel);
+        var key = registry.Cache.KeyFor(unit, registry.TargetFor(CudaDevice.Get(Device)));
+        Assert.NotNull(registry.Cache.Disk.TryRead(key, out var rejection));
+        Assert.Null(rejection);
+        Assert.Same(unit, registry.CompileUnit(MoeOpGen.Ops.SwiGlu.CudaSource, kernel));
+    }
+
     private static (double Milliseconds, int Compiles) TimeFirstLoad(CudaSource source, string directory)
     {
         var compiler = new CountingCompiler();

@@ -1,0 +1,76 @@
+using System;
+using System.Linq;
+using MoeOpGen.Cuda;
+using MoeOpGen.Ops;
+using Xunit;
+
+namespace MoeOpGen.Tests.Cuda;
+
+/// <summary>
+/// Generated modules are compiled kernel by kernel: the unit of kernel k is the module with -DMOG_KERNEL_k, the
+/// same object for every launch (so the source is hashed once) and the same cache entry Precompile warms.
+/// </summary>
+public class PerKernelModuleTests
+{
+    private static readonly CudaSource TwoKernels = new("two", """
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_first)
+        extern "C" __global__ void first() {}
+        #endif
+        #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_second)
+        extern "C" __global__ void second() {}
+        #endif
+        """) { CompiledPerKernel = true };
+
+    [Fact]
+    public void KernelNamesComeFromTheGuards()
+    {
+        Assert.Equal(["first", "second"], TwoKernels.KernelNames);
+        Assert.Empty((TwoKernels with { CompiledPerKernel = false }).KernelNames);
+    }
+
+    [Fact]
+    public void TheUnitOfAKernelDefinesOnlyItsMacro()
+    {
+        var unit = TwoKernels.CompileUnit("second");
+        Assert.Equal([.. TwoKernels.Options, "-DMOG_KERNEL_second"], unit.Options);
+        Assert.False(unit.CompiledPerKernel);
+        Assert.Equal(TwoKernels.Code, unit.Code);
+        var whole = TwoKernels with { CompiledPerKernel = false };
+        Assert.Same(whole, whole.CompileUnit("anything"));
+    }
+
+    [Fact]
+    public void AnUnknownKernelNameIsRejectedBeforeCompiling()
+    {
+        var e = Assert.Throws<ArgumentException>(() => TwoKernels.CompileUnit("third"));
+        Assert.Equal("kernelName", e.ParamName);
+        Assert.Contains("'two'", e.Message);
+    }
+
+    [Fact]
+    public void TheRegistryHandsOutOneUnitPerKernelAndSource()
+    {
+        using var directory = new TempDirectory();
+        var registry = new CudaModuleRegistry(new KernelCache(new FakeKernelCompiler(), new KernelDiskCache(directory.Path, _ => { })));
+        var first = registry.CompileUnit(TwoKernels, "first");
+        Assert.Same(first, registry.CompileUnit(TwoKernels, "first"));
+        Assert.NotEqual(registry.Cache.KeyFor(first, "sm_90"), registry.Cache.KeyFor(registry.CompileUnit(TwoKernels, "second"), "sm_90"));
+    }
+
+    [Fact]
+    public void EveryGeneratedModuleIsPerKernelWithTheLaunchersNames()
+    {
+        foreach (var source in CudaKernels.SourcesIn(typeof(SwiGlu).Assembly))
+        {
+            Assert.True(source.CompiledPerKernel, source.ModuleName);
+            var names = source.KernelNames;
+            Assert.Equal(names.Count, names.Distinct().Count());
+            Assert.All(names, n => Assert.StartsWith(source.ModuleName + "_", n));
+        }
+        // A gated module: fwd and bwd × 3 dtypes × 16 variants (w, b, c, f subsets) + a bias reduction per dtype.
+        var swiglu = SwiGlu.CudaSource.KernelNames;
+        Assert.Equal(3 * 16 * 2 + 3, swiglu.Count);
+        Assert.Contains("swiglu_fwd_bf16_wbcf", swiglu);
+        Assert.Contains("swiglu_reduce_bias_f32", swiglu);
+    }
+}
