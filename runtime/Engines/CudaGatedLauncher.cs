@@ -18,7 +18,7 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         if (call.Rows == 0) return;
         int device = input.device_index;
         long v = 16 / input.element_size();
-        bool vec = call.Hidden % v == 0 && Aligned(input, bias, output);
+        bool vec = call.Hidden % v == 0 && Aligned(input, bias, output, x8);
         long packs = call.Rows * ((call.Hidden + v - 1) / v);
         uint grid = (uint)Math.Min((packs + ForwardBlock - 1) / ForwardBlock, CudaKernels.MultiprocessorCount(device) * 16L);
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "fwd", input.dtype, weights, bias, call, x8 is not null), device);
@@ -32,7 +32,7 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         if (call.Rows == 0) return bias is null ? null : zeros([2 * call.Hidden], dtype, grad.device);
         int device = grad.device_index;
         long v = 16 / inputGrad.element_size();
-        bool vec = call.Hidden % v == 0 && Aligned(grad, input, bias, inputGrad);
+        bool vec = call.Hidden % v == 0 && Aligned(grad, input, x8, bias, inputGrad);
         long packsPerRow = (call.Hidden + v - 1) / v;
         uint block = (uint)Math.Clamp((packsPerRow + 31) / 32 * 32, 64, 1024);
         uint grid = (uint)Math.Min(call.Rows, CudaKernels.MultiprocessorCount(device) * (2048L / block));

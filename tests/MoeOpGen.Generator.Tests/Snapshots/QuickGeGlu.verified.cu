@@ -172,10 +172,67 @@ __device__ __forceinline__ void mog_store_pair(T* __restrict__ row, long long co
     }
 }
 
-// The FP8 copy has the input's layout, one byte per element.
+// The FP8 copy has the input's layout, one byte per element: a pack's V gate and V linear codes are one 2V-byte
+// word (interleaved) or two V-byte words (halves) on the vector path, so the copy is written and read with
+// wide accesses too. Word offsets are multiples of their size because h is a multiple of V there.
+template <int N> struct mog_word;
+template <> struct mog_word<4> { typedef unsigned int type; };
+template <> struct mog_word<8> { typedef uint2 type; };
+template <> struct mog_word<16> { typedef uint4 type; };
+
 __device__ __forceinline__ long long mog_pair_index(long long col, int k, long long h, int interleaved, bool linear)
 {
     return interleaved ? 2 * (col + k) + (linear ? 1 : 0) : (linear ? h : 0) + col + k;
+}
+
+template <int V>
+__device__ __forceinline__ void mog_store_fp8_pair(unsigned char* __restrict__ row8, long long col, int n, long long h,
+                                                   int interleaved, int vec, const unsigned char* qa, const unsigned char* qb)
+{
+    if (vec && !interleaved) {
+        typename mog_word<V>::type wa, wb;
+        unsigned char* ba = reinterpret_cast<unsigned char*>(&wa); unsigned char* bb = reinterpret_cast<unsigned char*>(&wb);
+#pragma unroll
+        for (int k = 0; k < V; k++) { ba[k] = qa[k]; bb[k] = qb[k]; }
+        *reinterpret_cast<typename mog_word<V>::type*>(row8 + col) = wa;
+        *reinterpret_cast<typename mog_word<V>::type*>(row8 + h + col) = wb;
+    } else if (vec) {
+        typename mog_word<2 * V>::type wp;
+        unsigned char* bp = reinterpret_cast<unsigned char*>(&wp);
+#pragma unroll
+        for (int k = 0; k < V; k++) { bp[2 * k] = qa[k]; bp[2 * k + 1] = qb[k]; }
+        *reinterpret_cast<typename mog_word<2 * V>::type*>(row8 + 2 * col) = wp;
+    } else {
+        for (int k = 0; k < n; k++) {
+            row8[mog_pair_index(col, k, h, interleaved, false)] = qa[k];
+            row8[mog_pair_index(col, k, h, interleaved, true)] = qb[k];
+        }
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void mog_load_fp8_pair(const unsigned char* __restrict__ row8, long long col, int n, long long h,
+                                                  int interleaved, int vec, unsigned char* qa, unsigned char* qb)
+{
+    if (vec && !interleaved) {
+        const typename mog_word<V>::type wa = *reinterpret_cast<const typename mog_word<V>::type*>(row8 + col);
+        const typename mog_word<V>::type wb = *reinterpret_cast<const typename mog_word<V>::type*>(row8 + h + col);
+        const unsigned char* ba = reinterpret_cast<const unsigned char*>(&wa);
+        const unsigned char* bb = reinterpret_cast<const unsigned char*>(&wb);
+#pragma unroll
+        for (int k = 0; k < V; k++) { qa[k] = ba[k]; qb[k] = bb[k]; }
+    } else if (vec) {
+        const typename mog_word<2 * V>::type wp = *reinterpret_cast<const typename mog_word<2 * V>::type*>(row8 + 2 * col);
+        const unsigned char* bp = reinterpret_cast<const unsigned char*>(&wp);
+#pragma unroll
+        for (int k = 0; k < V; k++) { qa[k] = bp[2 * k]; qb[k] = bp[2 * k + 1]; }
+    } else {
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            qa[k] = k < n ? row8[mog_pair_index(col, k, h, interleaved, false)] : 0;
+            qb[k] = k < n ? row8[mog_pair_index(col, k, h, interleaved, true)] : 0;
+        }
+    }
 }
 
 template <typename T, bool W, bool B, bool C, bool F8>
@@ -185,10 +242,16 @@ __device__ __forceinline__ void mog_gated_forward(
 {
     constexpr int V = 16 / sizeof(T);
     const long long packs = (h + V - 1) / V, total = rows * packs;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-        const long long r = i / packs, col = (i - r * packs) * V;
+    // Pack i is (row r, column col = p·V) with i = r·packs + p. The grid stride is split the same way once, so
+    // each step advances (r, p) by additions instead of a 64-bit division per pack.
+    const long long stride = (long long)gridDim.x * blockDim.x, first = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    const long long stride_rows = stride / packs, stride_packs = stride - stride_rows * packs;
+    long long r = first / packs, p = first - r * packs;
+    for (long long i = first; i < total; i += stride) {
+        const long long col = p * V;
         const int n = (int)(h - col < V ? h - col : V);
         float a[V], b[V], ba[V], bb[V], y[V];
+        unsigned char qa[V], qb[V];
         mog_load_pair(x + r * 2 * h, col, n, h, interleaved, vec, a, b);
         if (B) mog_load_pair(bias, col, n, h, interleaved, vec, ba, bb);
         const float wr = W ? w[r] : 1.f;
@@ -199,15 +262,17 @@ __device__ __forceinline__ void mog_gated_forward(
                 if (a[k] > c) { a[k] = c; clipped_a = true; }
                 if (b[k] > c) { b[k] = c; clipped_b = true; } else if (b[k] < -c) { b[k] = -c; clipped_b = true; }
             }
-            if (F8 && k < n) {
-                unsigned char* row8 = x8 + r * 2 * h;
-                row8[mog_pair_index(col, k, h, interleaved, false)] = clipped_a ? (unsigned char)0x7f : mog_fp8_encode(a[k]);
-                row8[mog_pair_index(col, k, h, interleaved, true)] = clipped_b ? (unsigned char)(b[k] > 0.f ? 0x7f : 0xff) : mog_fp8_encode(b[k]);
+            if (F8) {
+                qa[k] = clipped_a ? (unsigned char)0x7f : mog_fp8_encode(a[k]);
+                qb[k] = clipped_b ? (unsigned char)(b[k] > 0.f ? 0x7f : 0xff) : mog_fp8_encode(b[k]);
             }
             if (B) { a[k] += ba[k]; b[k] += bb[k]; }
             y[k] = mog_forward(a[k], b[k], s) * wr;
         }
+        if (F8) mog_store_fp8_pair<V>(x8 + r * 2 * h, col, n, h, interleaved, vec, qa, qb);
         mog_store_pack(out + r * h + col, n, vec, y);
+        r += stride_rows; p += stride_packs;
+        if (p >= packs) { p -= packs; r++; }
     }
 }
 
@@ -235,14 +300,13 @@ __device__ __forceinline__ void mog_gated_backward(
             float a[V], b[V], ba[V], bb[V], gg[V];
             bool pass_a[V], pass_b[V];
             if (F8) {
-                const unsigned char* row8 = x8 + r * 2 * h;
+                unsigned char qa[V], qb[V];
+                mog_load_fp8_pair<V>(x8 + r * 2 * h, col, n, h, interleaved, vec, qa, qb);
 #pragma unroll
                 for (int k = 0; k < V; k++) {
-                    unsigned char qa = k < n ? row8[mog_pair_index(col, k, h, interleaved, false)] : 0;
-                    unsigned char qb = k < n ? row8[mog_pair_index(col, k, h, interleaved, true)] : 0;
-                    pass_a[k] = !(C && mog_fp8_is_nan(qa)); pass_b[k] = !(C && mog_fp8_is_nan(qb));
-                    a[k] = pass_a[k] ? mog_fp8_decode(qa) : c;
-                    b[k] = pass_b[k] ? mog_fp8_decode(qb) : ((qb & 0x80u) ? -c : c);
+                    pass_a[k] = !(C && mog_fp8_is_nan(qa[k])); pass_b[k] = !(C && mog_fp8_is_nan(qb[k]));
+                    a[k] = pass_a[k] ? mog_fp8_decode(qa[k]) : c;
+                    b[k] = pass_b[k] ? mog_fp8_decode(qb[k]) : ((qb[k] & 0x80u) ? -c : c);
                 }
             } else {
                 mog_load_pair(x + r * 2 * h, col, n, h, interleaved, vec, a, b);
