@@ -64,6 +64,7 @@ cp "$out/cache/$runtime_tar" "$bundle/"
 
 mkdir -p "$bundle/peers"
 cp bench/peers/*.py "$bundle/peers/"
+cp bench/compare.py "$bundle/compare.py"
 if [[ -d ../shared/golden ]]; then cp -r ../shared/golden "$bundle/golden" && chmod -R u+w "$bundle/golden"; else echo "== ../shared/golden not found: no golden files in the bundle"; fi
 install -m 755 scripts/gpu-bundle-run.sh "$bundle/run.sh"
 git log -1 --format='commit %H%ndate %cI' > "$bundle/BUILD-INFO" 2>/dev/null || true
@@ -80,6 +81,7 @@ cat <<EOF
 Run it on the GPU machine from the repository root (device tool: carry ["$bundle"]):
   $bundle/run.sh test -reporter verbose -xml "\$OUT/tests.xml"          # all tests
   $bundle/run.sh test -trait Category=Gpu -reporter verbose            # GPU tests only
-  $bundle/run.sh bench --out "\$OUT"                                    # .NET bench, then PyTorch peers
+  $bundle/run.sh bench --out "\$OUT" --quick                            # .NET bench, PyTorch peers, comparison (< 4 min)
+  $bundle/run.sh bench --out "\$OUT" --shapes gpt-oss                   # full run, one shape per call (also mixtral, deepseek)
 Elsewhere: tar -xzf moeopgen-gpu.tar.gz && moeopgen-gpu/run.sh test ...   (moeopgen-gpu/run.sh --help for options)
 EOF

@@ -5,10 +5,14 @@
 #   run.sh test [xunit.v3 options]        the self-executing xunit.v3 test program; options pass through, e.g.
 #                                         run.sh test -trait Category=Gpu -reporter verbose -xml "$OUT/tests.xml"
 #                                         (run.sh test -? lists them: -class, -method, -ctrf FILE, -parallel none ...)
-#   run.sh bench [--out DIR] [--quick] [-- options of the .NET bench]
-#                                         the .NET bench (if bundled; its working directory is DIR), then the
-#                                         PyTorch peers script, which writes DIR/moe_utils_peers.json
-#   run.sh peers [--out DIR] [--quick]    the PyTorch peers script alone
+#   run.sh bench [--out DIR] [--quick] [--shapes gpt-oss,mixtral,deepseek] [-- options of the .NET bench]
+#                                         the .NET bench (compile, ops, routing: DIR/{compile,ops,routing}.{json,md}),
+#                                         the PyTorch peers (DIR/moe_utils_peers.json) and their comparison
+#                                         (DIR/compare.md). --quick: gpt-oss-20b, bf16, fewer repeats (< 4 min on an
+#                                         H100). Without --quick all shapes and bf16+fp32; to stay inside a 10-minute
+#                                         cap run one shape per call (--shapes gpt-oss, then mixtral, then deepseek)
+#                                         into different DIRs. Options after -- go to `bench ops` and `bench routing`.
+#   run.sh peers [--out DIR] [--quick] [--shapes LIST]   the PyTorch peers script alone
 #   run.sh env                            what would be used (runtime, libtorch, cache), then exit
 #
 # Environment (all optional):
@@ -58,16 +62,29 @@ export MOEOPGEN_CACHE_DIR=${MOEOPGEN_CACHE_DIR:-$work/kernel-cache}
 [[ -d $here/golden ]] && export MOEOPGEN_GOLDEN_DIR=${MOEOPGEN_GOLDEN_DIR:-$here/golden}
 
 dotnet=$DOTNET_ROOT/dotnet
-run_peers() {   # $1 = output dir, $2 = --quick or empty
+run_peers() {   # $1 = output dir, $2 = --quick or empty, $3 = --max-seconds of the peers (start no block after it)
+  local models=() m
+  if [[ -n $shapes ]]; then   # the .NET bench's short names -> the peers' model keys
+    local list=
+    for m in ${shapes//,/ }; do
+      case $m in gpt-oss*) m=gpt-oss-20b ;; mixtral*) m=mixtral-8x7b ;; deepseek*) m=deepseek-v3 ;; esac
+      list+=${list:+,}$m
+    done
+    models=(--models "$list")
+  elif [[ -n $2 ]]; then
+    models=(--models gpt-oss-20b)   # --quick: one shape, as the .NET bench
+  fi
   echo "== PyTorch peers -> $1/moe_utils_peers.json"
-  "$python" "$here/peers/moe_utils_peers.py" "$1/moe_utils_peers.json" ${2:+"$2"}
+  "$python" "$here/peers/moe_utils_peers.py" "$1/moe_utils_peers.json" ${2:+"$2"} ${models[@]+"${models[@]}"} \
+    ${3:+--max-seconds "$3"}
 }
-parse_out_quick() {   # sets out, quick and rest from: [--out DIR] [--quick] [-- ARGS...]
-  out=$work; quick=; rest=()
+parse_out_quick() {   # sets out, quick, shapes and rest from: [--out DIR] [--quick] [--shapes LIST] [-- ARGS...]
+  out=$work; quick=; shapes=; rest=()
   while [[ $# -gt 0 ]]; do
     case $1 in
       --out) [[ $# -ge 2 ]] || die "--out needs a folder"; out=$2; shift 2 ;;
       --quick) quick=--quick; shift ;;
+      --shapes) [[ $# -ge 2 ]] || die "--shapes needs a list"; shapes=$2; shift 2 ;;
       --) shift; rest=("$@"); break ;;
       *) die "unknown option '$1' (see run.sh --help)" ;;
     esac
@@ -89,18 +106,30 @@ case $cmd in
     ;;
   peers)
     parse_out_quick "$@"
-    run_peers "$out" "$quick"
+    run_peers "$out" "$quick" ""
     ;;
   bench)
     parse_out_quick "$@"
-    status=0
+    status=0 started=$SECONDS
     if [[ -f $here/bench/MoeOpGen.Bench.dll ]]; then
-      echo "== .NET bench (working directory $out)"
-      (cd "$out" && "$dotnet" "$here/bench/MoeOpGen.Bench.dll" ${rest[@]+"${rest[@]}"}) || status=$?
+      net_bench() { echo "== .NET bench $1 -> $out/$1.json"; "$dotnet" "$here/bench/MoeOpGen.Bench.dll" "$@" --out "$out"; }
+      sel=(${quick:+"$quick"} ${shapes:+--shapes "$shapes"} ${rest[@]+"${rest[@]}"})
+      device=()   # `-- --device cpu` (a dry run) applies to the compile measurement too
+      for ((i = 0; i + 1 < ${#rest[@]}; i++)); do [[ ${rest[i]} == --device ]] && device=(--device "${rest[i+1]}"); done
+      net_bench compile ${device[@]+"${device[@]}"} || status=$?
+      net_bench ops "${sel[@]}" || status=$?
+      net_bench routing "${sel[@]}" || status=$?
     else
       echo "== no .NET bench in this bundle (bench/MoeOpGen.Bench did not exist when it was built)"
     fi
-    run_peers "$out" "$quick" || status=$?
+    # The peers check their clock between blocks (model x dtype): leave a minute for the last block and the table,
+    # so the whole call stays inside the device tool's 10-minute cap.
+    budget=$(( 480 - (SECONDS - started) )); (( budget < 60 )) && budget=60
+    run_peers "$out" "$quick" "$budget" || status=$?
+    echo "== comparison -> $out/compare.md"
+    "$python" "$here/compare.py" --ours "$out/ops.json" "$out/routing.json" --peers "$out/moe_utils_peers.json" \
+      --out "$out/compare.md" > /dev/null || status=$?
+    echo "== bench done in $(( SECONDS - started )) s, status $status; files in $out:"; ls "$out"
     exit "$status"
     ;;
 esac

@@ -61,6 +61,36 @@ BYTE_MODEL = {
     "unpermute fwd": "read N*P*E + indices N*8 (+ probs T*X*4 + map T*X*1) + write T*P*E",
     "unpermute bwd": "read grad T*P*E + indices N*8 + write N*P*E",
 }
+# (name, op) of a row -> (family, variant): the row's "case" key is "family variant op", the key the .NET bench
+# (bench/MoeOpGen.Bench) gives its rows too, so bench/compare.py can set the two side by side. "op" may be
+# "fwd+bwd leaf"; its case then ends in "fwd+bwd leaf" on both sides.
+CASES = {
+    "swiglu": ("swiglu", "plain"), "swiglu_back": ("swiglu", "plain"),
+    "weighted_swiglu": ("swiglu", "weighted"), "weighted_swiglu_back": ("swiglu", "weighted"),
+    "quick_geglu": ("quick_geglu", "plain"), "quick_geglu_back": ("quick_geglu", "plain"),
+    "weighted_quick_geglu": ("quick_geglu", "weighted"), "weighted_quick_geglu_back": ("quick_geglu", "weighted"),
+    "weighted_bias_quick_geglu": ("quick_geglu", "weighted+bias"),
+    "weighted_bias_quick_geglu_back": ("quick_geglu", "weighted+bias"),
+    "geglu": ("geglu", "plain"), "geglu_back": ("geglu", "plain"),
+    "weighted_geglu": ("geglu", "weighted"), "weighted_geglu_back": ("geglu", "weighted"),
+    "quick_gelu": ("quick_gelu", "plain"),
+    "weighted_bias_swiglu_impl": ("swiglu", "weighted"),
+    "weighted_bias_swiglu_impl fp8_input_store": ("swiglu", "weighted+fp8"),
+    "weighted_bias_quick_geglu_impl bias clamp=7 offset=1": ("quick_geglu", "weighted+bias+clamp"),
+    "weighted_bias_quick_geglu_impl bias clamp=7 offset=1 fp8_input_store": ("quick_geglu", "weighted+bias+clamp+fp8"),
+    "weighted_bias_geglu_impl": ("geglu", "weighted"),
+    "permute": ("permute", "probs"),  # as the dispatcher calls it
+    "unpermute": ("unpermute", "plain"),
+    "unpermute probs": ("unpermute", "probs"),
+}
+
+
+def case_of(name, op):
+    """The (variant, case) keys of a row; unknown names keep their own name as the family."""
+    family, variant = CASES.get(name, (name, "plain"))
+    return variant, f"{family} {variant} {op}"
+
+
 PEAK_MEM_MODEL = "torch.cuda.max_memory_allocated() after reset_peak_memory_stats(), minus memory_allocated() " \
                  "before the op (inputs and upstream gradients already allocated, no .grad held): the op's own " \
                  "outputs, saved tensors, gradients and temporaries"
@@ -815,12 +845,18 @@ def benchmark(args):
         if args.static:
             torch._dynamo.reset()
         for impl, ref in refs.items():
-            for name, op, shape, nbytes, setup, fn in cases_for(ref, MODELS[model], DTYPES[dtype_name]):
-                entry = {"name": name, "impl": impl, "model": model, "shape": shape, "dtype": dtype_name,
-                         "op": op, "us": None, "bytes": nbytes, "gbps": None, "pct_copy": None,
-                         "peak_mem_bytes": None}
-                measure(entry, fn, setup, warmup, repeats, copy_gbps)
-                report["results"].append(entry)
+            try:  # making a block's tensors can fail too (out of memory): report it, go on with the next block
+                for name, op, shape, nbytes, setup, fn in cases_for(ref, MODELS[model], DTYPES[dtype_name]):
+                    variant, case = case_of(name, op)
+                    entry = {"name": name, "impl": impl, "model": model, "shape": shape, "dtype": dtype_name,
+                             "op": op, "variant": variant, "case": case, "us": None, "bytes": nbytes, "gbps": None,
+                             "pct_copy": None, "peak_mem_bytes": None}
+                    measure(entry, fn, setup, warmup, repeats, copy_gbps)
+                    report["results"].append(entry)
+            except Exception as exc:
+                report.setdefault("block_errors", []).append(
+                    f"{model} {dtype_name} {impl}: {type(exc).__name__}: {exc}"[:500])
+                print(f"{model} {dtype_name} {impl}: block failed: {report['block_errors'][-1]}", flush=True)
             torch.cuda.empty_cache()
         write_report(args.out, report)
     report["elapsed_s"] = round(time.time() - started, 1)

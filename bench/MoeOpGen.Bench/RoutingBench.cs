@@ -1,0 +1,125 @@
+using System;
+using System.Collections.Generic;
+using MoeOpGen.Ops;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeOpGen.Bench;
+
+/// <summary>
+/// <c>bench routing</c>: <c>MoeUtils.Permute</c> / <c>Unpermute</c>, non-fused and fused, with and without probs,
+/// forward and forward+backward, on top-k routing of T = rows / topk tokens of the permute width. The fused path
+/// is reported "not available" where it throws <see cref="NotSupportedException"/> (CUDA, until its kernels land).
+/// </summary>
+internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action save)
+{
+    public void Run(IReadOnlyList<ModelShape> shapes, IReadOnlyList<BenchDtype> dtypes)
+    {
+        foreach (var dtype in dtypes)
+        {
+            foreach (var shape in shapes)
+            {
+                using (var scope = NewDisposeScope()) RunBlock(shape, dtype);
+                StepTimer.CollectGarbage();
+                save();
+            }
+        }
+    }
+
+    private void RunBlock(ModelShape shape, BenchDtype dtype)
+    {
+        long t = shape.Tokens, p = shape.PermuteHidden, x = shape.Experts, k = shape.TopK, n = t * k;
+        int e = dtype.Size;
+        var dev = device.Device;
+        manual_seed(1);
+        var logits = randn([t, x], ScalarType.Float32, dev);
+        var (topValues, topIndices) = logits.softmax(-1).topk((int)k, dim: -1);
+        var routingMap = zeros([t, x], ScalarType.Bool, dev).scatter_(1, topIndices, ones_like(topIndices, ScalarType.Bool));
+        var probs = zeros([t, x], ScalarType.Float32, dev).scatter_(1, topIndices, topValues);
+        var tokens = randn([t, p], dtype.Type, dev);
+        var tokLeaf = tokens.detach().clone().requires_grad_(true);
+        var probsLeaf = probs.detach().clone().requires_grad_(true);
+        var gRows = randn([n, p], dtype.Type, dev);
+        var gProbs = randn([n], ScalarType.Float32, dev);
+        var permutedRows = randn([n, p], dtype.Type, dev);
+        var permLeaf = permutedRows.detach().clone().requires_grad_(true);
+        var gOut = randn([t, p], dtype.Type, dev);
+        long[] restore = [t, p];
+
+        void ClearGrads()
+        {
+            tokLeaf.grad = null;
+            probsLeaf.grad = null;
+            permLeaf.grad = null;
+            StepTimer.CollectGarbage();
+        }
+
+        foreach (bool fused in new[] { false, true })
+        {
+            string impl = fused ? "moeopgen-fused" : "moeopgen";
+            foreach (bool withProbs in new[] { true, false })
+            {
+                var pr = withProbs ? probs : null;
+                var prLeaf = withProbs ? probsLeaf : null;
+                rows.Measure(Row("permute", impl, shape, dtype, [t, p], "fwd", withProbs, ByteModel.PermuteForward(t, p, x, n, e, withProbs)),
+                    () => MoeUtils.Permute(tokens, routingMap, pr, fused: fused), null);
+                rows.Measure(Row("permute", impl, shape, dtype, [t, p], "fwd+bwd", withProbs,
+                        ByteModel.PermuteForward(t, p, x, n, e, withProbs) + ByteModel.PermuteBackward(t, p, x, n, e, withProbs)),
+                    () =>
+                    {
+                        var (permuted, permutedProbs, _) = MoeUtils.Permute(tokLeaf.view(tokLeaf.shape), routingMap, prLeaf, fused: fused);
+                        if (permutedProbs is null) permuted.backward([gRows]);
+                        else autograd.backward([permuted, permutedProbs], [gRows, gProbs]);
+                    }, ClearGrads);
+            }
+
+            // The index tensor of this path (token ids, or the fused row map) for the unpermute rows.
+            Tensor? indices = null;
+            string? unavailable = null;
+            try
+            {
+                indices = MoeUtils.Permute(tokens, routingMap, probs, fused: fused).SortedIndices;
+            }
+            catch (NotSupportedException ex)
+            {
+                unavailable = ex.Message;
+            }
+            foreach (bool withProbs in new[] { false, true })
+            {
+                var pr = withProbs ? probs : null;
+                var map = withProbs ? routingMap : null;
+                var fwdRow = Row("unpermute", impl, shape, dtype, [n, p], "fwd", withProbs, ByteModel.UnpermuteForward(t, p, x, n, e, withProbs));
+                var bothRow = Row("unpermute", impl, shape, dtype, [n, p], "fwd+bwd", withProbs,
+                    ByteModel.UnpermuteForward(t, p, x, n, e, withProbs) + ByteModel.UnpermuteBackward(t, p, x, n, e, withProbs));
+                if (indices is null)
+                {
+                    rows.NotAvailable(fwdRow, unavailable!);
+                    rows.NotAvailable(bothRow, unavailable!);
+                    continue;
+                }
+                rows.Measure(fwdRow, () => MoeUtils.Unpermute(permutedRows, indices, restore, pr, map, fused: fused), null);
+                var prLeaf = withProbs ? probsLeaf : null;
+                rows.Measure(bothRow, () => MoeUtils.Unpermute(permLeaf.view(permLeaf.shape), indices, restore, prLeaf, map, fused: fused).backward([gOut]),
+                    ClearGrads);
+            }
+        }
+        ClearGrads();
+    }
+
+    private static BenchRow Row(string family, string impl, ModelShape shape, BenchDtype dtype, long[] inShape, string phase, bool withProbs, long bytes)
+    {
+        string variant = withProbs ? "probs" : "plain";
+        return new BenchRow
+        {
+            Name = $"{family} {variant}" + (impl.EndsWith("fused", StringComparison.Ordinal) ? " fused" : ""),
+            Impl = impl,
+            Model = shape.Key,
+            Shape = inShape,
+            Dtype = dtype.Key,
+            Op = phase,
+            Variant = variant,
+            Case = $"{family} {variant} {phase}",
+            Bytes = bytes,
+        };
+    }
+}
