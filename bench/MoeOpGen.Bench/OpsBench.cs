@@ -29,36 +29,31 @@ internal sealed class OpsBench(BenchDevice device, RowRunner rows, Action save)
         }
     }
 
-    /// <summary>Compiles (or loads from the disk cache) every kernel the run will launch, in parallel: the same
-    /// compile units as the runtime's (the module with <c>-DMOG_KERNEL_&lt;name&gt;</c>), so the runtime then finds them
-    /// by content key and no compile lands in a timed step. Returns the seconds it took.</summary>
+    /// <summary>Compiles (or loads from the disk cache) every kernel the run will launch, in parallel, through
+    /// <see cref="CudaKernels.Precompile(IEnumerable{CudaSource}, int, Func{string, bool})"/>: the same per-kernel
+    /// compile units launches use, so no compile lands in a timed step. Returns the seconds it took.</summary>
     public static double Precompile(IReadOnlyList<GatedOperator> ops, IReadOnlyList<BenchDtype> dtypes)
     {
-        var units = new List<CudaSource>();
+        var kernels = new HashSet<string>(StringComparer.Ordinal);
         foreach (var op in ops)
         {
             string prefix = op.Module.ModuleName;
             foreach (var dtype in dtypes)
             {
                 string sfx = dtype.Type == ScalarType.BFloat16 ? "bf16" : "f32";
-                foreach (var v in GatedVariant.AutogradVariants)
+                foreach (var v in GatedVariant.AutogradVariants.Concat(GatedVariant.ExplicitVariants))
                 {
                     string letters = v.KernelLetters.Length == 0 ? "" : "_" + v.KernelLetters;
-                    units.Add(Unit(op.Module, $"{prefix}_fwd_{sfx}{letters}"));
-                    units.Add(Unit(op.Module, $"{prefix}_bwd_{sfx}{letters}"));
+                    kernels.Add($"{prefix}_fwd_{sfx}{letters}");
+                    kernels.Add($"{prefix}_bwd_{sfx}{letters}");
                 }
-                units.Add(Unit(op.Module, $"{prefix}_reduce_bias_{sfx}"));
+                kernels.Add($"{prefix}_reduce_bias_{sfx}");
             }
         }
         var started = System.Diagnostics.Stopwatch.StartNew();
-        CudaKernels.Precompile(units, 0);
+        CudaKernels.Precompile(ops.Select(op => op.Module).Distinct(), 0, kernels.Contains);
         return started.Elapsed.TotalSeconds;
     }
-
-    /// <summary>The runtime's compile unit of one entry point (runtime/Engines/KernelVariants.cs): same name, code
-    /// and options, so the same cache key.</summary>
-    public static CudaSource Unit(CudaSource module, string kernel)
-        => module with { Options = [.. module.Options, "-DMOG_KERNEL_" + kernel] };
 
     private void RunBlock(ModelShape shape, BenchDtype dtype, IReadOnlyList<GatedOperator> ops)
     {
