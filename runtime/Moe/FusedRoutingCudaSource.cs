@@ -1,3 +1,5 @@
+using MoeOpGen.Cuda;
+
 namespace MoeOpGen.Moe;
 
 /// <summary>
@@ -42,8 +44,13 @@ namespace MoeOpGen.Moe;
 /// The <c>_v16</c> variants move 16 bytes per access (4 f32, 2 f64, 8 f16/bf16). They need <c>hidden</c> divisible
 /// by that count and 16-byte-aligned base pointers; otherwise use the scalar variant.</para>
 /// </remarks>
+[CudaModule]
 internal static class FusedRoutingCudaSource
 {
+    /// <summary>The module as the CUDA runtime compiles and caches it (found by <see cref="CudaKernels.SourcesIn"/>,
+    /// so <c>CudaKernels.Precompile(typeof(TokenPermutation).Assembly)</c> compiles it ahead of the first call).</summary>
+    public static CudaSource Module { get; } = new("moe_routing", Source);
+
     /// <summary>The <c>extern "C"</c> kernel names defined by <see cref="Source"/>.</summary>
     public static readonly string[] KernelNames =
     {
