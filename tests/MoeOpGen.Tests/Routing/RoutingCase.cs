@@ -82,6 +82,14 @@ internal sealed class RoutingCase
                    Probs(random, routed, unroutedProbs), numOutTokens, dropAndPad, random);
     }
 
+    /// <summary>A top-k routing (each token to <paramref name="k"/> distinct random experts), drawn from <paramref name="seed"/>.</summary>
+    public static RoutingCase TopK(long tokens, int experts, int k, long hidden, ScalarType dtype, long? numOutTokens, bool dropAndPad, int seed)
+    {
+        var routed = RouteTopK(new Random(seed), tokens, experts, k, experts);
+        string description = $"top-{k} T={tokens} E={experts} H={hidden} {dtype}" + (dropAndPad ? $" dropAndPad numOutTokens={numOutTokens}" : "");
+        return Create(description, routed, tokens, experts, hidden, dtype, numOutTokens, dropAndPad, seed + 1);
+    }
+
     /// <summary>
     /// A random case for property tests: mostly small token counts with some large (0 to 4096), 1 to 256 experts,
     /// top-k from 1 to E (sometimes E, sometimes over a subset of experts so that others stay empty), dropless or
@@ -104,15 +112,7 @@ internal sealed class RoutingCase
             : experts <= 64 && random.Next(5) == 0 ? ScalarType.Float16
             : random.Next(6) == 0 ? ScalarType.Float64 : ScalarType.Float32;
 
-        var routed = new bool[tokens * experts];
-        var choice = Enumerable.Range(0, reachable).ToArray();
-        for (long t = 0; t < tokens; t++)
-            for (int j = 0; j < k; j++)   // a partial Fisher-Yates shuffle: k distinct experts
-            {
-                int pick = random.Next(j, reachable);
-                (choice[j], choice[pick]) = (choice[pick], choice[j]);
-                routed[t * experts + choice[j]] = true;
-            }
+        var routed = RouteTopK(random, tokens, experts, k, reachable);
 
         long? numOutTokens = null;
         bool dropAndPad = random.Next(100) < 40;
@@ -156,6 +156,22 @@ internal sealed class RoutingCase
             }
         }
         return (tokenOf.ToArray(), expertOf.ToArray());
+    }
+
+    /// <summary>Each token to <paramref name="k"/> distinct experts among the first <paramref name="reachable"/>
+    /// (a partial Fisher-Yates shuffle per token).</summary>
+    private static bool[] RouteTopK(Random random, long tokens, int experts, int k, int reachable)
+    {
+        var routed = new bool[tokens * experts];
+        var choice = Enumerable.Range(0, reachable).ToArray();
+        for (long t = 0; t < tokens; t++)
+            for (int j = 0; j < k; j++)
+            {
+                int pick = random.Next(j, reachable);
+                (choice[j], choice[pick]) = (choice[pick], choice[j]);
+                routed[t * experts + choice[j]] = true;
+            }
+        return routed;
     }
 
     private static long Count(bool[] routed, long tokens, int experts, int e)
