@@ -35,6 +35,7 @@ namespace MoeOpGen.Moe;
 /// MoeOpGen honours it on both paths. TE's fused permute writes a zero row for a routed prob of exactly 0;
 /// MoeOpGen copies the token, as the non-fused path does. An integer routing map counts every nonzero entry as
 /// routed; the reference's drop-and-pad would rank a 2 above a 1.</para>
+/// <para>docs/routing.md describes both paths, the row map and the CUDA kernels.</para>
 /// <para>A failure inside a backward pass cannot be thrown there (it would end the process). It is rethrown
 /// by the next call to this class or to <see cref="MoEAuxLossAutoScaler"/>.</para>
 /// </remarks>

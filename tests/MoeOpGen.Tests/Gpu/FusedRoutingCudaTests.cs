@@ -136,6 +136,25 @@ public class FusedRoutingCudaTests
         TensorAssert.Equal(full(new long[] { 64, 16 }, 4f), x.grad!, "d/dx Σ 2·(x copied to 2 experts) = 4");
     }
 
+    /// <summary>The checks that stand between a bad argument and an out-of-bounds kernel write hold on CUDA too.</summary>
+    [Fact]
+    public void Bad_arguments_on_cuda_are_argument_exceptions_before_any_launch()
+    {
+        RequireCuda();
+        using var scope = NewDisposeScope();
+        var (tokens, map, probs) = RoutingTestData.TopK(tokens: 6, experts: 4, k: 2, hidden: 3, seed: 67);
+        var (x, m) = (tokens.cuda(), map.cuda());
+        Assert.Equal(12, TokenPermutation.Permute(x, m, numOutTokens: 12, fused: true).PermutedInput.shape[0]);
+        Assert.Equal("numOutTokens", Assert.ThrowsAny<System.ArgumentException>(() => TokenPermutation.Permute(x, m, numOutTokens: 11, fused: true)).ParamName);
+        var (permuted, _, rowMap) = TokenPermutation.Permute(x, m, fused: true);
+        Assert.Equal("sortedIndices", Assert.ThrowsAny<System.ArgumentException>(
+            () => TokenPermutation.Unpermute(permuted.narrow(0, 0, 11), rowMap, tokens.shape, fused: true)).ParamName);
+        Assert.Equal("sortedIndices", Assert.ThrowsAny<System.ArgumentException>(
+            () => TokenPermutation.Unpermute(permuted, rowMap, tokens.shape, fused: false)).ParamName);
+        Assert.Equal("probs", Assert.ThrowsAny<System.ArgumentException>(
+            () => TokenPermutation.Unpermute(permuted, rowMap, tokens.shape, probs, fused: true)).ParamName);   // probs on the CPU
+    }
+
     internal static void RequireCuda() => Assert.SkipUnless(CudaKernels.IsAvailable, "No CUDA device (or no driver / CUDA libtorch).");
 
     /// <summary>A copy of <paramref name="cpu"/> on the GPU whose data starts one element (2 bytes) into its storage.</summary>
