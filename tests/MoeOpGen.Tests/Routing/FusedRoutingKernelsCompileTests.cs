@@ -11,6 +11,11 @@ namespace MoeOpGen.Tests.Routing;
 /// </summary>
 public class FusedRoutingKernelsCompileTests(ITestOutputHelper output)
 {
+    /// <summary>So that <c>CudaKernels.Precompile(typeof(TokenPermutation).Assembly)</c> compiles it ahead of use.</summary>
+    [Fact]
+    public void The_routing_module_is_found_among_the_runtime_assembly_modules()
+        => Assert.Contains(FusedRoutingCudaSource.Module, CudaKernels.SourcesIn(typeof(TokenPermutation).Assembly));
+
     [Theory]
     [InlineData("compute_80")]
     [InlineData("compute_90")]
