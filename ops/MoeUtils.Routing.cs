@@ -3,9 +3,7 @@ using static TorchSharp.torch;
 
 namespace MoeOpGen.Ops;
 
-// The reference's token routing (moe_utils-semantics.md §1.1–1.2), on MoeOpGen.Moe.TokenPermutation.
-// NOTE: excluded from compilation in MoeOpGen.Ops.csproj until the routing branch (which brings TokenPermutation)
-// is merged; remove the <Compile Remove="MoeUtils.Routing.cs" /> line then.
+// The reference's token routing (moe_utils-semantics.md §1.1–1.2), on MoeOpGen.Moe.TokenPermutation (docs/routing.md).
 public static partial class MoeUtils
 {
     /// <summary>
@@ -14,9 +12,10 @@ public static partial class MoeUtils
     /// matching probs, and the indices that <see cref="Unpermute"/> needs.
     /// </summary>
     /// <remarks>
-    /// Calls <see cref="TokenPermutation.Permute"/>. <c>fused: true</c> runs MoeOpGen's own fused kernels (the
-    /// reference uses Transformer Engine): same rows in the same order, but <c>SortedIndices</c> is a row map that
-    /// only the fused <see cref="Unpermute"/> accepts.
+    /// Calls <see cref="TokenPermutation.Permute"/>. <c>fused: true</c> runs MoeOpGen's own fused kernels (CUDA
+    /// kernels on CUDA tensors, parallel loops on the CPU; the reference uses Transformer Engine): same rows in the
+    /// same order, but <c>SortedIndices</c> is a row map (int32 <c>[T, E]</c>) that only the fused
+    /// <see cref="Unpermute"/> accepts, and whose unpermute is deterministic.
     /// </remarks>
     public static (Tensor PermutedInput, Tensor? PermutedProbs, Tensor SortedIndices) Permute(
         Tensor tokens, Tensor routingMap, Tensor? probs = null, long? numOutTokens = null, bool fused = false, bool dropAndPad = false)

@@ -5,10 +5,10 @@ using static TorchSharp.torch;
 namespace MoeOpGen.Moe;
 
 /// <summary>
-/// Autograd function of the fused CPU permute. Inputs: <c>tokens [T, H]</c>, the row map, the row count and
-/// optionally <c>probs [T, E]</c>; outputs the permuted tokens and, with probs, the permuted probs.
-/// Backward is the gather-reduce of <see cref="FusedRoutingCpu"/>: each token sums the gradients of its copies
-/// (ascending expert order, fp32 or wider), and the probs receive the gradient of their permuted slot.
+/// Autograd function of the fused permute, on the CPU or CUDA (<see cref="FusedRouting"/>). Inputs: <c>tokens [T, H]</c>,
+/// the row map, the row count and optionally <c>probs [T, E]</c>; outputs the permuted tokens and, with probs, the
+/// permuted probs. Backward is the gather-reduce: each token sums the gradients of its copies (ascending expert
+/// order, fp32 or wider), and the probs receive the gradient of their permuted slot.
 /// </summary>
 /// <remarks>The function object is a process-wide singleton: every per-call value lives in the context.</remarks>
 internal sealed class FusedPermuteFunction : autograd.MultiTensorFunction<FusedPermuteFunction>
@@ -33,7 +33,7 @@ internal sealed class FusedPermuteFunction : autograd.MultiTensorFunction<FusedP
         var rowCount = (long)vars[2];
         var probs = vars.Length > 3 ? (Tensor)vars[3] : null;
 
-        var (permuted, permutedProbs) = FusedRoutingCpu.Permute(tokens, rowMap, rowCount, probs);
+        var (permuted, permutedProbs) = FusedRouting.Permute(tokens, rowMap, rowCount, probs);
         ctx.save_for_backward(new() { rowMap });
         ctx.save_data(InputCountKey, vars.Length);
         ctx.save_data(TokenDtypeKey, tokens.dtype);
@@ -48,12 +48,12 @@ internal sealed class FusedPermuteFunction : autograd.MultiTensorFunction<FusedP
             var rowMap = ctx.get_saved_variables()[0];
             var tokenDtype = (ScalarType)ctx.get_data(TokenDtypeKey);
             var tokensGrad = BackwardErrorTrap.IsPresent(grads[0])
-                ? FusedRoutingCpu.GatherReduce(grads[0], rowMap, weights: null, RoutingPrecision.Accumulator(tokenDtype))
+                ? FusedRouting.GatherReduce(grads[0], rowMap, weights: null, RoutingPrecision.Accumulator(tokenDtype))
                 : null;
             var result = new List<Tensor> { tokensGrad!, null!, null! };   // no gradient for the map and the count
             if (inputCount > 3)
                 result.Add(grads.Count > 1 && BackwardErrorTrap.IsPresent(grads[1])
-                    ? FusedRoutingCpu.GatherProbsGrad(grads[1], rowMap)
+                    ? FusedRouting.GatherProbsGrad(grads[1], rowMap)
                     : null!);
             return result;
         });

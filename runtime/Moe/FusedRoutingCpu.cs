@@ -27,7 +27,7 @@ internal static class FusedRoutingCpu
     public static Tensor GatherReduce(Tensor rows, Tensor rowMap, Tensor? weights, ScalarType accumulator)
     {
         using var scope = NewDisposeScope();
-        var work = WorkingCopy(rows, accumulator);
+        var work = RoutingPrecision.WorkingRows(rows, accumulator);
         var output = empty(new[] { rowMap.shape[0], rows.shape[1] }, work.dtype);
         var w = weights?.to(accumulator).contiguous();
         switch (work.dtype)
@@ -79,10 +79,6 @@ internal static class FusedRoutingCpu
         FusedRoutingCpuKernels.GatherOrZero(permutedProbsGrad.contiguous(), rowMap, probsGrad);
         return probsGrad.MoveToOuterDisposeScope();
     }
-
-    /// <summary>The rows in the dtype the kernel runs on: fp64 rows when accumulating in fp64, else as they are.</summary>
-    private static Tensor WorkingCopy(Tensor rows, ScalarType accumulator)
-        => (accumulator == ScalarType.Float64 ? rows.to(ScalarType.Float64) : rows).contiguous();
 
     private static InvalidOperationException UnsupportedDtype(ScalarType dtype)
         => new($"Internal error: the fused CPU routing kernels got a {dtype} tensor (checked by TokenPermutation).");

@@ -1,3 +1,5 @@
+using MoeOpGen.Cuda;
+
 namespace MoeOpGen.Moe;
 
 /// <summary>
@@ -9,11 +11,14 @@ namespace MoeOpGen.Moe;
 /// destination row of token <c>t</c>'s copy for expert <c>e</c>, or -1. On CUDA it is built without a host sync by
 /// <see cref="FusedRowMap.BuildWithTensorOps"/>. The row count is <c>E·C</c> with drop-and-pad, else
 /// <c>numOutTokens</c> when given, else the sum of the routed counts (one sync).</para>
-/// <para><b>Launch</b> (all kernels except <c>moe_permute_probs_bwd_*</c>). One block per token, with a grid-stride
-/// loop over tokens: grid = <c>min(T, 2^31 − 1)</c>; skip the launch when <c>T = 0</c>. blockDim is a multiple of 32
-/// in [32, 1024], 256 suggested; the probs-gradient reduction order depends on it, so keep it fixed for
-/// determinism. Dynamic shared memory is <c>8·E</c> bytes, so E ≤ 6144 fits the default 48 KiB. Offsets are 64-bit.
-/// <c>moe_permute_probs_bwd_*</c> is element-wise: any grid and block, grid-stride over <c>T·E</c>.</para>
+/// <para><b>Launch</b> (all kernels except <c>moe_permute_probs_bwd_*</c>). One token per block at a time, with a
+/// grid-stride loop over tokens, so any grid up to <c>2^31 − 1</c> is correct (<see cref="FusedRoutingCudaKernels"/>
+/// uses <c>min(T, 32 × SMs)</c>); skip the launch when <c>T = 0</c>. blockDim is a multiple of 32 in [32, 1024]
+/// (the launcher uses 256); the probs-gradient reduction order depends on it, so keep it fixed for determinism.
+/// Dynamic shared memory is <c>8·E</c> bytes, so E ≤ 6144 fits the default 48 KiB (beyond it the launch opts in).
+/// Offsets are 64-bit. <c>moe_permute_probs_bwd_*</c> is element-wise: any grid and block, grid-stride over
+/// <c>T·E</c>. The module compiles whole (it is small: about 0.7 s to PTX with NVRTC 11.8), so its kernels carry
+/// no per-kernel compile guards.</para>
 /// <para><b>Kernels.</b> All pointers are device pointers of contiguous tensors; <c>i64</c> is <c>long long</c>.
 /// <list type="bullet">
 /// <item><c>moe_permute_w{1,2,4,8,16}(const U* tokens, const int* row_map, const void* probs, U* permuted,
@@ -42,8 +47,13 @@ namespace MoeOpGen.Moe;
 /// The <c>_v16</c> variants move 16 bytes per access (4 f32, 2 f64, 8 f16/bf16). They need <c>hidden</c> divisible
 /// by that count and 16-byte-aligned base pointers; otherwise use the scalar variant.</para>
 /// </remarks>
+[CudaModule]
 internal static class FusedRoutingCudaSource
 {
+    /// <summary>The module as the CUDA runtime compiles and caches it (found by <see cref="CudaKernels.SourcesIn"/>,
+    /// so <c>CudaKernels.Precompile(typeof(TokenPermutation).Assembly)</c> compiles it ahead of the first call).</summary>
+    public static CudaSource Module { get; } = new("moe_routing", Source);
+
     /// <summary>The <c>extern "C"</c> kernel names defined by <see cref="Source"/>.</summary>
     public static readonly string[] KernelNames =
     {

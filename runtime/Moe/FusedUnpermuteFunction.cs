@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace MoeOpGen.Moe;
 
 /// <summary>
-/// Autograd function of the fused CPU unpermute (gather-reduce). Inputs: the permuted tokens <c>[R, H]</c>, the
-/// row map <c>[T, E]</c> and optionally <c>probs [T, E]</c>; output <c>[T, H]</c> in the tokens' dtype.
+/// Autograd function of the fused unpermute (gather-reduce), on the CPU or CUDA (<see cref="FusedRouting"/>). Inputs:
+/// the permuted tokens <c>[R, H]</c>, the row map <c>[T, E]</c> and optionally <c>probs [T, E]</c>; output
+/// <c>[T, H]</c> in the tokens' dtype.
 /// Backward: each copy's row gets <c>p · grad[t]</c>; each routed prob gets <c>Σ_h x_row · grad[t]</c>.
 /// </summary>
 /// <remarks>The function object is a process-wide singleton: every per-call value lives in the context.</remarks>
@@ -30,7 +31,7 @@ internal sealed class FusedUnpermuteFunction : autograd.MultiTensorFunction<Fuse
         var probs = vars.Length > 2 ? (Tensor)vars[2] : null;
         var accumulator = RoutingPrecision.Accumulator(permuted.dtype, probs?.dtype);
 
-        var output = FusedRoutingCpu.GatherReduce(permuted, rowMap, probs, accumulator);
+        var output = FusedRouting.GatherReduce(permuted, rowMap, probs, accumulator);
         // The permuted rows are only needed for the probs' gradient.
         ctx.save_for_backward(probs is null ? new() { rowMap } : new() { rowMap, permuted, probs });
         ctx.save_data(RowCountKey, permuted.shape[0]);
@@ -53,7 +54,7 @@ internal sealed class FusedUnpermuteFunction : autograd.MultiTensorFunction<Fuse
                 return result;
             var saved = ctx.get_saved_variables();
             var rowMap = saved[0];
-            var (rowsGrad, probsGrad) = FusedRoutingCpu.GatherReduceBackward(
+            var (rowsGrad, probsGrad) = FusedRouting.GatherReduceBackward(
                 grads[0], rowMap, (long)ctx.get_data(RowCountKey), (ScalarType)ctx.get_data(RowsDtypeKey),
                 rows: withProbs ? saved[1] : null, weights: withProbs ? saved[2] : null,
                 (ScalarType)ctx.get_data(AccumulatorKey), withProbs ? saved[2].dtype : null);

@@ -22,13 +22,20 @@ namespace MoeOpGen.Moe;
 /// in which <c>map[t, e]</c> is the destination row of token <c>t</c>'s copy for expert <c>e</c>, or -1. Only the
 /// fused unpermute accepts the row map, and only the non-fused unpermute accepts token ids; mixing them up raises an
 /// <see cref="ArgumentException"/>. The fused unpermute is a gather-reduce: each token sums its copies in ascending
-/// expert order, without atomics, so it is bit-identical run to run. On the CPU it runs parallel loops over tensor
-/// memory. The CUDA kernels exist (<see cref="FusedRoutingCudaSource"/>) but are not launched yet, so
-/// <c>fused: true</c> on a CUDA tensor throws <see cref="NotSupportedException"/>.</para>
+/// expert order, without atomics, so it is bit-identical run to run. On CUDA tensors it runs MoeOpGen's kernels
+/// (<see cref="FusedRoutingCudaSource"/>, compiled with NVRTC on first use): the permute copies each token to all of
+/// its rows, and its probs, in one pass; the unpermute and both backward passes are gather-reduces over the row
+/// map, so the permuted tokens, the sums and the tokens' gradients are bit-identical to the CPU path's. The probs'
+/// gradient is a dot product over the hidden size, summed in a fixed but different order on each device, so CPU
+/// and CUDA agree on it to rounding (and each is bit-identical run to run). On the CPU the fused path runs
+/// parallel loops over tensor memory. Host synchronisations on CUDA: the dropless permute reads the routed count
+/// back once (to size its output and to check <c>numOutTokens</c>; drop-and-pad needs none), and the unpermute
+/// checks the row map against the rows once.</para>
 /// <para>Deviations from the reference. The reference ignores <c>drop_and_pad</c> when <c>fused=True</c>;
 /// MoeOpGen honours it on both paths. TE's fused permute writes a zero row for a routed prob of exactly 0;
 /// MoeOpGen copies the token, as the non-fused path does. An integer routing map counts every nonzero entry as
 /// routed; the reference's drop-and-pad would rank a 2 above a 1.</para>
+/// <para>docs/routing.md describes both paths, the row map and the CUDA kernels.</para>
 /// <para>A failure inside a backward pass cannot be thrown there (it would end the process). It is rethrown
 /// by the next call to this class or to <see cref="MoEAuxLossAutoScaler"/>.</para>
 /// </remarks>
@@ -76,7 +83,6 @@ public static class TokenPermutation
             return (permuted.MoveToOuterDisposeScope(), permutedProbs?.MoveToOuterDisposeScope(), sortedIndices.MoveToOuterDisposeScope());
         }
 
-        RequireCpuForFused(tokens, nameof(tokens));
         if (capacity is long c && experts * c > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(numOutTokens), numOutTokens,
                 "The fused path addresses rows with int32: E·capacity must not exceed int.MaxValue.");
@@ -137,7 +143,6 @@ public static class TokenPermutation
             if (probs is not null)
                 RoutingArguments.Probs(probs, sortedIndices.shape, permutedTokens, nameof(probs), "the row map (sortedIndices)");
             RequireRowMapMatchesRows(sortedIndices, rowCount, nameof(sortedIndices));
-            RequireCpuForFused(permutedTokens, nameof(permutedTokens));
             var fusedOutput = FusedUnpermuteFunction.Apply(permutedTokens, sortedIndices.contiguous(), probs);
             return fusedOutput.MoveToOuterDisposeScope();
         }
@@ -174,32 +179,43 @@ public static class TokenPermutation
     internal static long CapacityPerExpert(long numOutTokens, long experts, long tokenCount)
         => Math.Min(numOutTokens / experts, tokenCount);
 
+    /// <summary>The row map and the row count of the permuted output, built on the routing map's device.</summary>
     private static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
     {
-        try
+        if (routingMap.device_type == DeviceType.CPU)
         {
-            return FusedRowMap.BuildOnCpu(routingMap, capacity);
+            try
+            {
+                return FusedRowMap.BuildOnCpu(routingMap, capacity);
+            }
+            catch (OverflowException ex)
+            {
+                throw TooManyCopies(ex);
+            }
         }
-        catch (OverflowException ex)
-        {
-            throw new ArgumentException("routingMap routes more than int.MaxValue token copies, beyond the fused path's int32 rows.",
-                nameof(routingMap), ex);
-        }
+
+        // On a GPU the map is built with tensor ops, without copying it to the host. With drop-and-pad the row count
+        // is E·C; dropless it is the routed count, read back once: the output must be allocated with it, and it is
+        // what makes a wrong numOutTokens an error instead of out-of-bounds writes by the kernel.
+        var (map, routedPerExpert) = FusedRowMap.BuildWithTensorOps(routingMap, capacity);
+        long rows = capacity is long c ? routingMap.shape[1] * c : routedPerExpert.sum().item<long>();
+        if (rows > int.MaxValue)
+            throw TooManyCopies(null);   // the map's int32 rows have wrapped; it is not returned
+        return (map, rows);
     }
 
-    private static void RequireCpuForFused(Tensor tensor, string name)
-    {
-        if (tensor.device_type != DeviceType.CPU)
-            throw new NotSupportedException(
-                $"fused: true on {tensor.device} ({name}): the fused CUDA routing kernels (FusedRoutingCudaSource) are not launched yet; use fused: false.");
-    }
+    private static ArgumentException TooManyCopies(Exception? inner)
+        => new("routingMap routes more than int.MaxValue token copies, beyond the fused path's int32 rows.", "routingMap", inner);
 
     private static void RequireRowMapMatchesRows(Tensor rowMap, long rowCount, string name)
     {
         if (rowMap.numel() == 0 && rowCount == 0)
             return;
-        long copies = rowMap.ge(0).count_nonzero().item<long>();
-        long maxRow = rowMap.numel() == 0 ? -1 : rowMap.max().item<int>();
+        // Both numbers in one read-back (a host synchronisation on CUDA).
+        var summary = rowMap.numel() == 0
+            ? new long[] { 0, -1 }
+            : stack(new[] { rowMap.ge(0).sum(type: ScalarType.Int64), rowMap.max().to(ScalarType.Int64) }).cpu().data<long>().ToArray();
+        long copies = summary[0], maxRow = summary[1];
         if (copies != rowCount || maxRow >= rowCount)
             throw new ArgumentException(
                 $"The row map places {copies} copies in rows up to {maxRow}, but permutedTokens has {rowCount} rows; pass the map Permute returned with these rows.",

@@ -21,16 +21,20 @@ public sealed class AuxLossAutoScalerTests : IDisposable
     public void Dispose() => MoEAuxLossAutoScaler.ResetLossScale();
 
     [Fact]
-    public void Matches_the_reference_golden_case()
+    public void Matches_the_reference_golden_case() => AssertGoldenCase(CPU);
+
+    /// <summary>The golden aux-loss case on <paramref name="device"/> (the CUDA suite runs it too, in this collection).</summary>
+    internal static void AssertGoldenCase(Device device)
     {
         using var scope = NewDisposeScope();
         var c = GoldenCases.Load("aux_loss_autoscaler/scale0.25");
-        MoEAuxLossAutoScaler.SetLossScale(tensor(c.Double("main_loss_backward_scale")).to(ScalarType.Float32));
-        var output = c["output"].requires_grad_();
-        var auxLoss = c["aux_loss"].requires_grad_();
+        MoEAuxLossAutoScaler.SetLossScale(tensor(c.Double("main_loss_backward_scale")).to(ScalarType.Float32).to(device));
+        var output = c["output"].to(device).requires_grad_();
+        var auxLoss = c["aux_loss"].to(device).requires_grad_();
         var result = MoEAuxLossAutoScaler.Apply(output, auxLoss);
+        Assert.Equal(device.type, result.device_type);
         TensorAssert.Equal(c["out"], result, "out");
-        result.backward(new[] { c["grad_output"] });
+        result.backward(new[] { c["grad_output"].to(device) });
         TensorAssert.Close(c["output_grad"], output.grad!, "output grad");
         TensorAssert.Close(c["aux_loss_grad"], auxLoss.grad!, "aux loss grad");
     }

@@ -1,12 +1,13 @@
 using MoeOpGen.Moe;
 using MoeOpGen.Tests.Golden;
+using MoeOpGen.Tests.Routing;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace MoeOpGen.Tests.Routing;
+namespace MoeOpGen.Tests.Gpu;
 
-/// <summary>The composite path and the row-map builder on CUDA agree with the CPU (skipped without a GPU).</summary>
+/// <summary>The non-fused path and the row-map builder on CUDA agree with the CPU (skipped without a GPU).</summary>
 [Trait("Category", "Gpu")]
 public class RoutingCudaTests
 {
@@ -15,7 +16,7 @@ public class RoutingCudaTests
     [InlineData(true)]
     public void Composite_routing_on_cuda_matches_the_cpu(bool dropAndPad)
     {
-        Assert.SkipUnless(cuda.is_available(), "No CUDA device.");
+        FusedRoutingCudaTests.RequireCuda();
         using var scope = NewDisposeScope();
         var (tokens, map, probs) = RoutingTestData.TopK(tokens: 257, experts: 16, k: 4, hidden: 96, seed: 41, ScalarType.BFloat16);
         long? numOutTokens = dropAndPad ? 900 : null;
@@ -34,7 +35,7 @@ public class RoutingCudaTests
     [InlineData(true)]
     public void The_tensor_op_row_map_builder_on_cuda_matches_the_cpu_builder(bool dropAndPad)
     {
-        Assert.SkipUnless(cuda.is_available(), "No CUDA device.");
+        FusedRoutingCudaTests.RequireCuda();
         using var scope = NewDisposeScope();
         var (_, map, _) = RoutingTestData.TopK(tokens: 1000, experts: 64, k: 8, hidden: 1, seed: 42);
         long? capacity = dropAndPad ? 100 : null;

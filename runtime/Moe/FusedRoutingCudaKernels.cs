@@ -1,0 +1,233 @@
+using System;
+using MoeOpGen.Cuda;
+using static TorchSharp.torch;
+
+namespace MoeOpGen.Moe;
+
+/// <summary>
+/// Launches the kernels of <see cref="FusedRoutingCudaSource"/> on CUDA tensors: the CUDA twin of
+/// <see cref="FusedRoutingCpuKernels"/>, with the same four operations and contracts (contiguous tensors on one
+/// device, outputs allocated by the caller). Each operation is a plan (<c>Plan*</c>: kernel instantiation, vector
+/// width, launch shape and the arguments in the kernel's order) and a run; the plans need no GPU, so tests check
+/// them against the source.
+/// </summary>
+/// <remarks>
+/// <para><b>Launch shape.</b> The per-token kernels run one token per block at a time and loop over the tokens
+/// with a grid stride, so any grid is correct; the grid is capped at <see cref="BlocksPerMultiprocessor"/> blocks per
+/// SM, enough to fill every SM several times over. The block is always <see cref="TokenBlock"/> threads: the
+/// probs-gradient dot is reduced with a shuffle tree whose shape depends on it, so a fixed block keeps that
+/// result bit-identical run to run. Dynamic shared memory holds each token's copy list, 8 bytes per expert.</para>
+/// <para><b>Vector width.</b> The permute copies rows in the widest unit (16, 8, 4, 2 or 1 bytes) that divides the
+/// row's bytes and the alignment of both base pointers. The unpermute kernels use their 16-byte variant
+/// (<c>_v16</c>) when the hidden size is a multiple of the 16-byte pack and every row tensor is 16-byte aligned,
+/// else the scalar variant. Offsets are 64-bit in every kernel.</para>
+/// <para>Nothing is launched when there are no tokens (nor when no row of the map is read).</para>
+/// </remarks>
+internal static class FusedRoutingCudaKernels
+{
+    /// <summary>Threads per block of the per-token kernels (and of the probs gather).</summary>
+    public const uint TokenBlock = 256;
+
+    /// <summary>Grid cap, in blocks per streaming multiprocessor.</summary>
+    public const long BlocksPerMultiprocessor = 32;
+
+    /// <summary>Permute forward: every token row to its copies' rows, and <c>probs[t, e]</c> to
+    /// <c>permutedProbs[map[t, e]]</c>, in one pass.</summary>
+    public static void CopyToRows(Tensor tokens, Tensor rowMap, Tensor? probs, Tensor permuted, Tensor? permutedProbs)
+        => Run(PlanCopyToRows(tokens, rowMap, probs, permuted, permutedProbs, Multiprocessors(rowMap)), rowMap);
+
+    /// <summary>Gather-reduce (unpermute forward, permute backward): <c>output[t] = Σ_e w[t, e] · rows[map[t, e]]</c>
+    /// in ascending expert order, accumulated in fp32 (fp64 for fp64 rows) and rounded once; zeros for tokens
+    /// without a copy.</summary>
+    public static void GatherReduce(Tensor rows, Tensor rowMap, Tensor? weights, Tensor output)
+        => Run(PlanGatherReduce(rows, rowMap, weights, output, Multiprocessors(rowMap)), rowMap);
+
+    /// <summary>Unpermute backward: <c>rowGrad[map[t, e]] = w[t, e] · grad[t]</c> and, when
+    /// <paramref name="weightGrad"/> is given, <c>weightGrad[t, e] = Σ_h rows[map[t, e], h] · grad[t, h]</c>
+    /// (zero where there is no copy).</summary>
+    public static void ScatterScaledWithDot(Tensor grad, Tensor? rows, Tensor rowMap, Tensor? weights, Tensor rowGrad, Tensor? weightGrad)
+        => Run(PlanScatterScaledWithDot(grad, rows, rowMap, weights, rowGrad, weightGrad, Multiprocessors(rowMap)), rowMap);
+
+    /// <summary>Permute backward for the probs: <c>probsGrad[t, e] = permutedProbsGrad[map[t, e]]</c>, or zero.</summary>
+    public static void GatherOrZero(Tensor permutedProbsGrad, Tensor rowMap, Tensor probsGrad)
+        => Run(PlanGatherOrZero(permutedProbsGrad, rowMap, probsGrad, Multiprocessors(rowMap)), rowMap);
+
+    /// <summary>The launch of <see cref="CopyToRows"/>, or null when there are no tokens.</summary>
+    public static FusedRoutingLaunch? PlanCopyToRows(Tensor tokens, Tensor rowMap, Tensor? probs, Tensor permuted, Tensor? permutedProbs, int multiprocessors)
+    {
+        var (tokenCount, experts) = CheckRowMap(rowMap);
+        long hidden = tokens.shape[1], rows = permuted.shape[0];
+        CheckTensor(tokens, "tokens", tokens.dtype, tokenCount, hidden);
+        CheckTensor(permuted, "permuted", tokens.dtype, rows, hidden);
+        Require((probs is null) == (permutedProbs is null), "probs and permutedProbs come together");
+        if (probs is not null)
+        {
+            CheckTensor(probs, "probs", probs.dtype, tokenCount, experts);
+            CheckTensor(permutedProbs!, "permutedProbs", probs.dtype, rows);
+            Require(probs.element_size() is 2 or 4 or 8, $"probs of {probs.element_size()}-byte elements");
+        }
+        if (tokenCount == 0) return null;
+
+        long rowBytes = hidden * tokens.element_size();
+        int unit = WidestUnit(rowBytes, tokens, permuted);
+        return new($"moe_permute_w{unit}", TokenGrid(tokenCount, multiprocessors), TokenBlock, CopyListBytes(experts),
+        [
+            ("tokens", tokens),
+            ("row_map", rowMap),
+            ("probs", probs),
+            ("permuted", permuted),
+            ("permuted_probs", permutedProbs),
+            ("num_tokens", tokenCount),
+            ("num_experts", experts),
+            ("row_units", rowBytes / unit),
+            ("prob_bytes", (int)(probs?.element_size() ?? 0)),   // read only when probs is non-null
+        ]);
+    }
+
+    /// <summary>The launch of <see cref="GatherReduce"/>, or null when there are no tokens.</summary>
+    public static FusedRoutingLaunch? PlanGatherReduce(Tensor rows, Tensor rowMap, Tensor? weights, Tensor output, int multiprocessors)
+    {
+        var (tokenCount, experts) = CheckRowMap(rowMap);
+        var (suffix, accumulator, pack) = Instantiation(rows.dtype);
+        long hidden = output.shape[1];
+        CheckTensor(rows, "rows", rows.dtype, rows.shape[0], hidden);
+        CheckTensor(output, "output", rows.dtype, tokenCount, hidden);
+        if (weights is not null) CheckTensor(weights, "weights", accumulator, tokenCount, experts);
+        if (tokenCount == 0) return null;
+
+        bool vector = hidden % pack == 0 && Aligned16(rows, output);
+        return new($"moe_unpermute_{suffix}{(vector ? "_v16" : "")}", TokenGrid(tokenCount, multiprocessors), TokenBlock, CopyListBytes(experts),
+        [
+            ("permuted", rows),
+            ("row_map", rowMap),
+            ("probs", weights),
+            ("out", output),
+            ("num_tokens", tokenCount),
+            ("num_experts", experts),
+            ("hidden", hidden),
+        ]);
+    }
+
+    /// <summary>The launch of <see cref="ScatterScaledWithDot"/>, or null when there are no tokens.</summary>
+    public static FusedRoutingLaunch? PlanScatterScaledWithDot(
+        Tensor grad, Tensor? rows, Tensor rowMap, Tensor? weights, Tensor rowGrad, Tensor? weightGrad, int multiprocessors)
+    {
+        var (tokenCount, experts) = CheckRowMap(rowMap);
+        var (suffix, accumulator, pack) = Instantiation(grad.dtype);
+        long hidden = grad.shape[1], rowCount = rowGrad.shape[0];
+        CheckTensor(grad, "grad", grad.dtype, tokenCount, hidden);
+        CheckTensor(rowGrad, "rowGrad", grad.dtype, rowCount, hidden);
+        Require((rows is null) == (weightGrad is null), "the rows are passed exactly when the weights' gradient is wanted");
+        if (rows is not null) CheckTensor(rows, "rows", grad.dtype, rowCount, hidden);
+        if (weights is not null) CheckTensor(weights, "weights", accumulator, tokenCount, experts);
+        if (weightGrad is not null) CheckTensor(weightGrad, "weightGrad", accumulator, tokenCount, experts);
+        if (tokenCount == 0) return null;
+
+        bool vector = hidden % pack == 0 && Aligned16(grad, rows, rowGrad);
+        return new($"moe_unpermute_bwd_{suffix}{(vector ? "_v16" : "")}", TokenGrid(tokenCount, multiprocessors), TokenBlock, CopyListBytes(experts),
+        [
+            ("grad_out", grad),
+            ("permuted", rows),
+            ("row_map", rowMap),
+            ("probs", weights),
+            ("grad_permuted", rowGrad),
+            ("grad_probs", weightGrad),
+            ("num_tokens", tokenCount),
+            ("num_experts", experts),
+            ("hidden", hidden),
+        ]);
+    }
+
+    /// <summary>The launch of <see cref="GatherOrZero"/>, or null when the map is empty.</summary>
+    public static FusedRoutingLaunch? PlanGatherOrZero(Tensor permutedProbsGrad, Tensor rowMap, Tensor probsGrad, int multiprocessors)
+    {
+        var (tokenCount, experts) = CheckRowMap(rowMap);
+        var dtype = probsGrad.dtype;
+        CheckTensor(permutedProbsGrad, "permutedProbsGrad", dtype, permutedProbsGrad.shape[0]);
+        CheckTensor(probsGrad, "probsGrad", dtype, tokenCount, experts);
+        long width = probsGrad.element_size();
+        Require(width is 2 or 4 or 8, $"probs of {width}-byte elements");
+        long pairs = tokenCount * experts;
+        if (pairs == 0) return null;
+
+        long blocks = (pairs + TokenBlock - 1) / TokenBlock;
+        return new($"moe_permute_probs_bwd_w{width}", (uint)Math.Min(blocks, multiprocessors * BlocksPerMultiprocessor), TokenBlock, 0,
+        [
+            ("grad_permuted_probs", permutedProbsGrad),
+            ("row_map", rowMap),
+            ("grad_probs", probsGrad),
+            ("pairs", pairs),
+        ]);
+    }
+
+    /// <summary>The kernel-name suffix, the accumulator (the type of the probs and their gradient) and the elements
+    /// per 16-byte pack, for the rows' dtype.</summary>
+    internal static (string Suffix, ScalarType Accumulator, long Pack) Instantiation(ScalarType rows) => rows switch
+    {
+        ScalarType.Float32 => ("f32", ScalarType.Float32, 4),
+        ScalarType.Float64 => ("f64", ScalarType.Float64, 2),
+        ScalarType.Float16 => ("f16", ScalarType.Float32, 8),
+        ScalarType.BFloat16 => ("bf16", ScalarType.Float32, 8),
+        _ => throw Internal($"the fused CUDA unpermute kernels got {rows} rows (TokenPermutation admits fp32/fp64/fp16/bf16)"),
+    };
+
+    private static void Run(FusedRoutingLaunch? launch, Tensor rowMap)
+    {
+        if (launch is null) return;
+        TensorChecks.RequireCuda(rowMap, nameof(rowMap));
+        launch.Run(rowMap.device_index);
+    }
+
+    private static int Multiprocessors(Tensor rowMap)
+    {
+        TensorChecks.RequireCuda(rowMap, nameof(rowMap));
+        return CudaKernels.MultiprocessorCount(rowMap.device_index);
+    }
+
+    private static (long Tokens, int Experts) CheckRowMap(Tensor rowMap)
+    {
+        Require(rowMap.dtype == FusedRowMap.DType && rowMap.dim() == 2, $"a row map of {rowMap.dtype} with {rowMap.dim()} dimensions");
+        Require(rowMap.is_contiguous(), "a non-contiguous row map");
+        Require(rowMap.shape[1] is >= 1 and <= int.MaxValue, $"a row map with {rowMap.shape[1]} experts");
+        return (rowMap.shape[0], (int)rowMap.shape[1]);
+    }
+
+    /// <summary>Dtype, shape and contiguity of one kernel operand; its device is checked at launch.</summary>
+    private static void CheckTensor(Tensor tensor, string name, ScalarType dtype, params long[] shape)
+    {
+        Require(tensor.dtype == dtype, $"{name} is {tensor.dtype}, expected {dtype}");
+        Require(tensor.shape.AsSpan().SequenceEqual(shape),
+            $"{name} has shape [{string.Join(", ", tensor.shape)}], expected [{string.Join(", ", shape)}]");
+        Require(tensor.is_contiguous(), $"{name} is not contiguous");
+    }
+
+    private static uint TokenGrid(long tokenCount, int multiprocessors)
+        => (uint)Math.Min(tokenCount, Math.Max(1, multiprocessors) * BlocksPerMultiprocessor);
+
+    /// <summary>Each token's copy list in shared memory: the row and the expert of each copy, 4 bytes each.</summary>
+    private static uint CopyListBytes(int experts) => checked((uint)(8L * experts));
+
+    private static int WidestUnit(long rowBytes, Tensor a, Tensor b)
+    {
+        foreach (int unit in new[] { 16, 8, 4, 2 })
+            if (rowBytes % unit == 0 && TensorChecks.IsAligned(a, unit) && TensorChecks.IsAligned(b, unit))
+                return unit;
+        return 1;
+    }
+
+    private static bool Aligned16(params Tensor?[] tensors)
+    {
+        foreach (var tensor in tensors)
+            if (tensor is not null && !TensorChecks.Is16ByteAligned(tensor))
+                return false;
+        return true;
+    }
+
+    private static void Require(bool condition, string what)
+    {
+        if (!condition) throw Internal(what);
+    }
+
+    private static InvalidOperationException Internal(string what)
+        => new($"Internal error in the fused CUDA routing launch: {what}.");
+}

@@ -1,0 +1,218 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using MoeOpGen.Cuda;
+using MoeOpGen.Moe;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MoeOpGen.Tests.Routing;
+
+/// <summary>
+/// The CUDA launch plans of the fused routing path, checked without a GPU (the plans are built from CPU tensors):
+/// every plan passes its kernel the arguments the source declares, in the declared order and with the declared
+/// widths; the kernel instantiation and vector width follow the dtype and the alignment; the launch shape follows
+/// the token count. A mistake here would otherwise show only on a GPU, as wrong values or a crash.
+/// </summary>
+public class FusedRoutingLaunchPlanTests
+{
+    private const int Multiprocessors = 132;
+    private static readonly IReadOnlyDictionary<string, KernelSignatures.Parameter[]> Signatures =
+        KernelSignatures.Parse(FusedRoutingCudaSource.Source);
+
+    [Fact]
+    public void The_source_defines_exactly_the_listed_kernels_with_the_widths_nvrtc_compiles()
+    {
+        Assert.Equal(FusedRoutingCudaSource.KernelNames.Order(), Signatures.Keys.Order());
+        Assert.Equal(["tokens", "row_map", "probs", "permuted", "permuted_probs", "num_tokens", "num_experts", "row_units", "prob_bytes"],
+                     Signatures["moe_permute_w16"].Select(p => p.Name));
+        Assert.SkipUnless(NvrtcCompiler.IsAvailable, "NVRTC is not installed; the PTX widths are not checked.");
+        var module = FusedRoutingCudaSource.Module;
+        string ptx = NvrtcCompiler.Compile(module.Code, module.ModuleName + ".cu", "compute_80", module.Options).PtxText;
+        foreach (var (kernel, parameters) in Signatures)
+            Assert.True(parameters.Select(p => p.Bytes).SequenceEqual(KernelSignatures.PtxParameterBytes(ptx, kernel)),
+                $"{kernel}: source widths [{string.Join(", ", parameters.Select(p => p.Bytes))}], PTX [{string.Join(", ", KernelSignatures.PtxParameterBytes(ptx, kernel))}].");
+    }
+
+    public static TheoryData<ScalarType, long, bool, bool, string> PermuteCases => new()
+    {
+        // dtype, hidden, probs, misaligned tokens (a view 1 element into its storage), expected kernel
+        { ScalarType.BFloat16, 64, true, false, "moe_permute_w16" },
+        { ScalarType.BFloat16, 64, false, true, "moe_permute_w2" },
+        { ScalarType.BFloat16, 13, true, false, "moe_permute_w2" },
+        { ScalarType.BFloat16, 4, false, false, "moe_permute_w8" },
+        { ScalarType.Float32, 13, true, false, "moe_permute_w4" },
+        { ScalarType.Float32, 6, false, false, "moe_permute_w8" },
+        { ScalarType.Float64, 3, true, false, "moe_permute_w8" },
+        { ScalarType.Float16, 24, false, false, "moe_permute_w16" },
+        { ScalarType.Byte, 7, true, false, "moe_permute_w1" },
+    };
+
+    [Theory, MemberData(nameof(PermuteCases))]
+    public void Permute_plan_matches_the_kernel_signature_and_picks_the_widest_aligned_unit(
+        ScalarType dtype, long hidden, bool withProbs, bool misaligned, string expectedKernel)
+    {
+        using var scope = NewDisposeScope();
+        long tokenCount = 37, rows = 50;
+        int experts = 5;
+        var tokens = misaligned ? empty(tokenCount * hidden + 1, dtype).narrow(0, 1, tokenCount * hidden).view(tokenCount, hidden) : empty(new[] { tokenCount, hidden }, dtype);
+        var rowMap = full(new[] { tokenCount, (long)experts }, -1, ScalarType.Int32);
+        var probs = withProbs ? empty(tokenCount, experts, dtype: ScalarType.Float32) : null;
+        var permuted = empty(new[] { rows, hidden }, dtype);
+        var permutedProbs = withProbs ? empty(rows, dtype: ScalarType.Float32) : null;
+
+        var plan = FusedRoutingCudaKernels.PlanCopyToRows(tokens, rowMap, probs, permuted, permutedProbs, Multiprocessors)!;
+
+        AssertMatchesSignature(plan);
+        Assert.Equal(expectedKernel, plan.Kernel);
+        int unit = int.Parse(expectedKernel["moe_permute_w".Length..]);
+        Assert.Equal(hidden * tokens.element_size() / unit, Value(plan, "row_units"));
+        Assert.Equal(withProbs ? 4 : 0, Value(plan, "prob_bytes"));
+        Assert.Equal(tokenCount, Value(plan, "num_tokens"));
+        Assert.Equal(experts, Value(plan, "num_experts"));
+        Assert.Same(tokens, TensorArgument(plan, "tokens"));
+        Assert.Same(permuted, TensorArgument(plan, "permuted"));
+        Assert.Same(rowMap, TensorArgument(plan, "row_map"));
+        Assert.Equal(withProbs, TensorArgument(plan, "probs") is not null);
+        Assert.Same(permutedProbs, TensorArgument(plan, "permuted_probs"));
+        Assert.Equal((37u, 256u, 8u * 5), (plan.Grid, plan.Block, plan.SharedBytes));
+    }
+
+    public static TheoryData<ScalarType, long, bool, string> UnpermuteCases => new()
+    {
+        // rows dtype, hidden, misaligned rows, expected kernel
+        { ScalarType.BFloat16, 64, false, "moe_unpermute_bf16_v16" },
+        { ScalarType.BFloat16, 60, false, "moe_unpermute_bf16" },
+        { ScalarType.BFloat16, 64, true, "moe_unpermute_bf16" },
+        { ScalarType.Float16, 8, false, "moe_unpermute_f16_v16" },
+        { ScalarType.Float32, 12, false, "moe_unpermute_f32_v16" },
+        { ScalarType.Float32, 13, false, "moe_unpermute_f32" },
+        { ScalarType.Float64, 6, false, "moe_unpermute_f64_v16" },
+        { ScalarType.Float64, 3, false, "moe_unpermute_f64" },
+    };
+
+    [Theory, MemberData(nameof(UnpermuteCases))]
+    public void Unpermute_plans_match_the_kernel_signatures_forward_and_backward(ScalarType dtype, long hidden, bool misaligned, string expectedKernel)
+    {
+        using var scope = NewDisposeScope();
+        long tokenCount = 9000, rowCount = 12;
+        int experts = 300;
+        var accumulator = dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        var rows = misaligned ? empty(rowCount * hidden + 1, dtype).narrow(0, 1, rowCount * hidden).view(rowCount, hidden) : empty(new[] { rowCount, hidden }, dtype);
+        var rowMap = full(new[] { tokenCount, (long)experts }, -1, ScalarType.Int32);
+        var weights = empty(new[] { tokenCount, (long)experts }, accumulator);
+        var output = empty(new[] { tokenCount, hidden }, dtype);
+
+        var forward = FusedRoutingCudaKernels.PlanGatherReduce(rows, rowMap, weights, output, Multiprocessors)!;
+        AssertMatchesSignature(forward);
+        Assert.Equal(expectedKernel, forward.Kernel);
+        Assert.Same(rows, TensorArgument(forward, "permuted"));
+        Assert.Same(weights, TensorArgument(forward, "probs"));
+        Assert.Same(output, TensorArgument(forward, "out"));
+        Assert.Equal(hidden, Value(forward, "hidden"));
+        // More tokens than the grid cap: the kernel's grid-stride loop covers the rest.
+        Assert.Equal((Multiprocessors * 32u, 256u, 8u * 300), (forward.Grid, forward.Block, forward.SharedBytes));
+        Assert.Null(TensorArgument(FusedRoutingCudaKernels.PlanGatherReduce(rows, rowMap, null, output, Multiprocessors)!, "probs"));
+
+        var grad = empty(new[] { tokenCount, hidden }, dtype);
+        var rowGrad = empty(new[] { rowCount, hidden }, dtype);
+        var weightGrad = empty(new[] { tokenCount, (long)experts }, accumulator);
+        var backward = FusedRoutingCudaKernels.PlanScatterScaledWithDot(grad, rows, rowMap, weights, rowGrad, weightGrad, Multiprocessors)!;
+        AssertMatchesSignature(backward);
+        Assert.Equal(expectedKernel.Replace("moe_unpermute_", "moe_unpermute_bwd_"), backward.Kernel);
+        Assert.Same(grad, TensorArgument(backward, "grad_out"));
+        Assert.Same(rows, TensorArgument(backward, "permuted"));
+        Assert.Same(rowGrad, TensorArgument(backward, "grad_permuted"));
+        Assert.Same(weightGrad, TensorArgument(backward, "grad_probs"));
+
+        var withoutProbs = FusedRoutingCudaKernels.PlanScatterScaledWithDot(grad, null, rowMap, null, rowGrad, null, Multiprocessors)!;
+        AssertMatchesSignature(withoutProbs);
+        Assert.Null(TensorArgument(withoutProbs, "permuted"));
+        Assert.Null(TensorArgument(withoutProbs, "grad_probs"));
+    }
+
+    [Theory]
+    [InlineData(ScalarType.BFloat16, "moe_permute_probs_bwd_w2")]
+    [InlineData(ScalarType.Float16, "moe_permute_probs_bwd_w2")]
+    [InlineData(ScalarType.Float32, "moe_permute_probs_bwd_w4")]
+    [InlineData(ScalarType.Float64, "moe_permute_probs_bwd_w8")]
+    public void Probs_gradient_plan_matches_the_kernel_signature(ScalarType dtype, string expectedKernel)
+    {
+        using var scope = NewDisposeScope();
+        var rowMap = full(new[] { 1000L, 7 }, -1, ScalarType.Int32);
+        var permutedProbsGrad = empty(20, dtype: dtype);
+        var probsGrad = empty(1000, 7, dtype: dtype);
+        var plan = FusedRoutingCudaKernels.PlanGatherOrZero(permutedProbsGrad, rowMap, probsGrad, Multiprocessors)!;
+        AssertMatchesSignature(plan);
+        Assert.Equal(expectedKernel, plan.Kernel);
+        Assert.Equal(7000L, Value(plan, "pairs"));
+        Assert.Equal((28u, 256u, 0u), (plan.Grid, plan.Block, plan.SharedBytes));   // ⌈7000 / 256⌉ blocks
+        Assert.Same(probsGrad, TensorArgument(plan, "grad_probs"));
+    }
+
+    [Fact]
+    public void Nothing_is_launched_without_tokens_but_tokens_without_copies_still_get_their_zeros()
+    {
+        using var scope = NewDisposeScope();
+        var noTokens = full(new[] { 0L, 4 }, -1, ScalarType.Int32);
+        Assert.Null(FusedRoutingCudaKernels.PlanCopyToRows(empty(0, 8), noTokens, null, empty(0, 8), null, Multiprocessors));
+        Assert.Null(FusedRoutingCudaKernels.PlanGatherReduce(empty(0, 8), noTokens, null, empty(0, 8), Multiprocessors));
+        Assert.Null(FusedRoutingCudaKernels.PlanScatterScaledWithDot(empty(0, 8), null, noTokens, null, empty(0, 8), null, Multiprocessors));
+        Assert.Null(FusedRoutingCudaKernels.PlanGatherOrZero(empty(0), noTokens, empty(0, 4), Multiprocessors));
+
+        // Three tokens routed nowhere (a drop-and-pad capacity of 0): the unpermute must still write their zero rows,
+        // and the probs gradient its zeros.
+        var unrouted = full(new[] { 3L, 4 }, -1, ScalarType.Int32);
+        var plan = FusedRoutingCudaKernels.PlanGatherReduce(empty(0, 8), unrouted, null, empty(3, 8), Multiprocessors)!;
+        Assert.Equal(3u, plan.Grid);
+        Assert.NotNull(FusedRoutingCudaKernels.PlanGatherOrZero(empty(0), unrouted, empty(3, 4), Multiprocessors));
+        Assert.NotNull(FusedRoutingCudaKernels.PlanScatterScaledWithDot(empty(3, 0), empty(0, 0), unrouted, empty(3, 4), empty(0, 0), empty(3, 4), Multiprocessors));
+    }
+
+    [Fact]
+    public void Inconsistent_operands_are_refused_before_any_launch()
+    {
+        using var scope = NewDisposeScope();
+        var rowMap = full(new[] { 4L, 2 }, -1, ScalarType.Int32);
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanCopyToRows(
+            empty(4, 8).t().contiguous().t(), rowMap, null, empty(3, 8), null, Multiprocessors));                  // strided tokens
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanGatherReduce(
+            empty(3, 8, dtype: ScalarType.BFloat16), rowMap, empty(4, 2, dtype: ScalarType.BFloat16), empty(4, 8, dtype: ScalarType.BFloat16), Multiprocessors));   // weights not fp32
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanGatherReduce(
+            empty(3, 8), rowMap.to(ScalarType.Int64), null, empty(4, 8), Multiprocessors));                         // not a row map
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanScatterScaledWithDot(
+            empty(4, 8), empty(3, 8), rowMap, null, empty(3, 8), null, Multiprocessors));                            // rows without weightGrad
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanGatherReduce(
+            empty(3, 8, dtype: ScalarType.Int32), rowMap, null, empty(4, 8, dtype: ScalarType.Int32), Multiprocessors));   // no int kernel
+    }
+
+    private static void AssertMatchesSignature(FusedRoutingLaunch plan)
+    {
+        Assert.Contains(plan.Kernel, FusedRoutingCudaSource.KernelNames);
+        var parameters = Signatures[plan.Kernel];
+        Assert.Equal(parameters.Select(p => p.Name), plan.Arguments.Select(a => a.Parameter));
+        Assert.True(parameters.Select(p => p.Bytes).SequenceEqual(plan.Arguments.Select(a => Bytes(a.Value))),
+            $"{plan}: argument widths differ from the parameters' [{string.Join(", ", parameters.Select(p => p.Bytes))}].");
+        Assert.True(plan.Grid >= 1 && plan.Block is >= 32 and <= 1024 && plan.Block % 32 == 0, plan.ToString());
+    }
+
+    private static int Bytes(KernelArg value) => value.Kind switch
+    {
+        KernelArgKind.Tensor or KernelArgKind.Pointer or KernelArgKind.Int64 => 8,
+        KernelArgKind.Int32 or KernelArgKind.Float32 => 4,
+        _ => throw new NotSupportedException($"The routing kernels take no {value.Kind} argument."),
+    };
+
+    private static KernelArg Argument(FusedRoutingLaunch plan, string parameter) => plan.Arguments.Single(a => a.Parameter == parameter).Value;
+
+    private static long Value(FusedRoutingLaunch plan, string parameter) => Argument(plan, parameter).Bits;
+
+    private static Tensor? TensorArgument(FusedRoutingLaunch plan, string parameter)
+    {
+        var value = Argument(plan, parameter);
+        Assert.True(value.Kind is KernelArgKind.Tensor || (value.Kind is KernelArgKind.Pointer && value.Bits == 0),
+            $"{parameter} is a {value.Kind}, not a tensor or null.");
+        return value.Tensor;
+    }
+}
