@@ -74,7 +74,6 @@ internal sealed class OpsBench(BenchDevice device, RowRunner rows, Action save)
             yLeaf.grad = null;
             wLeaf.grad = null;
             bLeaf.grad = null;
-            StepTimer.CollectGarbage();
         }
 
         long[] inShape = [r, 2 * h];
@@ -85,9 +84,9 @@ internal sealed class OpsBench(BenchDevice device, RowRunner rows, Action save)
                 var wv = v.Weights ? w : null;
                 var bv = v.Bias ? bias : null;
                 rows.Measure(Row(op, shape, dtype, inShape, "fwd", v, ByteModel.GatedForward(r, h, e, v)),
-                        () => op.Forward(y, wv, bv, v.ClampOrNull), between: null);
+                        () => op.Forward(y, wv, bv, v.ClampOrNull), reset: null);
                 rows.Measure(Row(op, shape, dtype, inShape, "bwd", v, ByteModel.GatedBackward(r, h, e, v)),
-                        () => op.Backward(g, y, wv, bv, v.ClampOrNull), between: null);
+                        () => op.Backward(g, y, wv, bv, v.ClampOrNull), reset: null);
             }
             foreach (var v in GatedVariant.AutogradVariants)
             {
@@ -101,7 +100,7 @@ internal sealed class OpsBench(BenchDevice device, RowRunner rows, Action save)
                         var x = leafInput ? yLeaf : yLeaf.view(yLeaf.shape);
                         var output = op.Apply(x, wv, bv, v.ClampOrNull, v.Fp8);
                         output.backward([g]);
-                    }, between: ClearGrads);
+                    }, reset: ClearGrads);
                 }
             }
         }

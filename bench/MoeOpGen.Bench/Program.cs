@@ -59,7 +59,8 @@ internal static class Program
         var warmup = new Option<int?>("--warmup") { Description = "Untimed calls before timing (default 3; --quick 2; cpu 1)." };
         var repeats = new Option<int?>("--repeats") { Description = "Timed calls; the median is reported (default 10; --quick 5; cpu 3)." };
         var ops = new Option<string>("--ops") { Description = "Comma-separated operators (SwiGlu, GeGlu, ...) or all.", DefaultValueFactory = _ => "all" };
-        var command = new Command(name, description) { outOption, device, quick, shapes, dtypes, warmup, repeats };
+        var calls = new Option<int?>("--calls") { Description = "Calls per timed sample, back to back between one pair of events (default 10; cpu 1)." };
+        var command = new Command(name, description) { outOption, device, quick, shapes, dtypes, warmup, repeats, calls };
         if (withOps) command.Options.Add(ops);
         command.SetAction(parse => Guard(() =>
         {
@@ -72,24 +73,26 @@ internal static class Program
             var opList = withOps ? GatedOperator.Parse(parse.GetValue(ops)!, "--ops") : [];
             int warm = parse.GetValue(warmup) ?? (cpu ? 1 : isQuick ? 2 : 3);
             int reps = parse.GetValue(repeats) ?? (cpu ? 3 : isQuick ? 5 : 10);
-            return RunTimed(name, deviceKind, parse.GetValue(outOption)!, isQuick, shapeList, dtypeList, opList, warm, reps);
+            int perSample = parse.GetValue(calls) ?? (cpu ? 1 : 10);
+            return RunTimed(name, deviceKind, parse.GetValue(outOption)!, isQuick, shapeList, dtypeList, opList, warm, reps, perSample);
         }));
         return command;
     }
 
     private static int RunTimed(string name, string deviceKind, string outDir, bool quick, IReadOnlyList<ModelShape> shapes,
-        IReadOnlyList<BenchDtype> dtypes, IReadOnlyList<GatedOperator> ops, int warmup, int repeats)
+        IReadOnlyList<BenchDtype> dtypes, IReadOnlyList<GatedOperator> ops, int warmup, int repeats, int callsPerSample)
     {
         var started = Stopwatch.StartNew();
         using var device = BenchDevice.Open(deviceKind);
-        var timer = new StepTimer(device, warmup, repeats);
+        var timer = new StepTimer(device, warmup, repeats, callsPerSample);
         var settings = new Dictionary<string, object>
         {
             ["warmup"] = warmup,
             ["repeats"] = repeats,
+            ["calls_per_sample"] = callsPerSample,
             ["quick"] = quick,
             ["device"] = deviceKind,
-            ["timing"] = device.IsCuda ? "CUDA events around each call, median" : "Stopwatch around each call, median",
+            ["timing"] = device.IsCuda ? $"CUDA events around {callsPerSample} calls back to back, median of the per-call time" : "Stopwatch around each call, median",
         };
         var report = new BenchReport
         {

@@ -51,7 +51,6 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
             tokLeaf.grad = null;
             probsLeaf.grad = null;
             permLeaf.grad = null;
-            StepTimer.CollectGarbage();
         }
 
         foreach (bool fused in new[] { false, true })

@@ -6,12 +6,12 @@ namespace MoeOpGen.Bench;
 /// row (out of memory, a compile error, a path not available yet) is reported in the row, never fatal.</summary>
 internal sealed class RowRunner(BenchDevice device, StepTimer timer, double copyGbps, BenchReport report)
 {
-    public void Measure(BenchRow row, Action step, Action? between)
+    public void Measure(BenchRow row, Action step, Action? reset)
     {
         try
         {
-            row.SetTime(timer.MedianMicroseconds(step, between), copyGbps);
-            row.PeakMemBytes = PeakMemory.Measure(device, step, between);
+            row.SetTime(timer.MedianMicroseconds(step, reset), copyGbps);
+            row.PeakMemBytes = PeakMemory.Measure(device, step, reset);
             Engines.BackwardFailures.ThrowIfAny();   // a failure inside backward is recorded there, not thrown
         }
         catch (NotSupportedException ex)

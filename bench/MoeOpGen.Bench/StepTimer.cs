@@ -5,29 +5,35 @@ using static TorchSharp.torch;
 namespace MoeOpGen.Bench;
 
 /// <summary>
-/// Times one step: warm-up calls, then <see cref="Repeats"/> timed calls, each between its own pair of CUDA
-/// events (as the peers script does), and returns the median in microseconds.
+/// Times one step: warm-up calls, then <see cref="Repeats"/> samples, each <see cref="CallsPerSample"/> calls
+/// back to back between one pair of CUDA events, and returns the median time per call in microseconds.
 /// </summary>
 /// <remarks>
-/// Every call runs inside its own dispose scope, disposed after the clock stopped: without it the tensors of each
-/// call live until the .NET GC finalizes them, GPU memory fills, and the caching allocator's cudaMalloc/cudaFree
-/// get timed instead of kernels. Tensors made by autograd on libtorch's CUDA worker thread (the gradients that
-/// backward returns) are outside any scope; <paramref name="between"/> steps may collect them (see
-/// <see cref="CollectGarbage"/>), outside the timed interval.
+/// <para>Several calls per event pair measure the device, not the host: the host queues the next call while the
+/// GPU runs the previous one, so launch overhead only counts where it exceeds the kernel time. One call per pair
+/// would add the host's time to prepare the first launch (validation, allocation, the autograd engine) to every
+/// sample. The peers script times its calls the same way.</para>
+/// <para>Every sample runs inside its own dispose scope, disposed after the clock stopped: without it the tensors
+/// of each call live until the .NET GC finalizes them, GPU memory fills, and the caching allocator's
+/// cudaMalloc/cudaFree get timed instead of kernels. Tensors made by autograd on libtorch's CUDA worker thread
+/// (the gradients that backward returns) are outside any scope: when a step has a <c>reset</c> (drop the
+/// gradients, host only), the garbage is collected before each sample, outside the timed interval.</para>
 /// </remarks>
-internal sealed class StepTimer(BenchDevice device, int warmup, int repeats)
+internal sealed class StepTimer(BenchDevice device, int warmup, int repeats, int callsPerSample)
 {
     public int Warmup { get; } = warmup >= 0 ? warmup : throw new ArgumentOutOfRangeException(nameof(warmup), warmup, "must be ≥ 0");
 
     public int Repeats { get; } = repeats >= 1 ? repeats : throw new ArgumentOutOfRangeException(nameof(repeats), repeats, "must be ≥ 1");
 
+    public int CallsPerSample { get; } = callsPerSample >= 1 ? callsPerSample : throw new ArgumentOutOfRangeException(nameof(callsPerSample), callsPerSample, "must be ≥ 1");
+
     /// <param name="step">The work to time (queued on the device's default stream).</param>
-    /// <param name="between">Untimed preparation before every call (clear gradients, collect garbage), or null.</param>
-    public double MedianMicroseconds(Action step, Action? between = null)
+    /// <param name="reset">Host-only preparation before every call (drop gradients), or null.</param>
+    public double MedianMicroseconds(Action step, Action? reset = null)
     {
         for (int i = 0; i < Warmup; i++)
         {
-            between?.Invoke();
+            reset?.Invoke();
             using var scope = NewDisposeScope();
             step();
         }
@@ -35,12 +41,16 @@ internal sealed class StepTimer(BenchDevice device, int warmup, int repeats)
         var samples = new double[Repeats];
         for (int i = 0; i < Repeats; i++)
         {
-            between?.Invoke();
+            if (reset is not null) CollectGarbage();
             device.Synchronize();
             using var scope = NewDisposeScope();
             device.StartClock();
-            step();
-            samples[i] = device.StopClockMicroseconds();
+            for (int c = 0; c < CallsPerSample; c++)
+            {
+                reset?.Invoke();
+                step();
+            }
+            samples[i] = device.StopClockMicroseconds() / CallsPerSample;
         }
         return Median(samples);
     }

@@ -609,21 +609,29 @@ def run_checks(device, forms):
 # Timing
 # ---------------------------------------------------------------------------------------------------------------
 
-def time_us(fn, setup, warmup, repeats):
-    """Median over `repeats` of CUDA-event time around fn(); setup() runs before each call, outside the timing."""
+CALLS_PER_SAMPLE = 10
+
+
+def time_us(fn, setup, warmup, repeats, calls=None):
+    """Median over `repeats` samples of the CUDA-event time per call, each sample `calls` back-to-back calls
+    between one pair of events (as the .NET bench times), so the device is measured and the host's launch gaps
+    count only where they exceed the kernels' time. setup() runs before every call; it must be host-only (drop
+    .grad)."""
+    calls = calls or CALLS_PER_SAMPLE
     for _ in range(warmup):
         setup()
         fn()
     torch.cuda.synchronize()
     samples = []
     for _ in range(repeats):
-        setup()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        fn()
+        for _ in range(calls):
+            setup()
+            fn()
         end.record()
         end.synchronize()
-        samples.append(start.elapsed_time(end) * 1000.0)
+        samples.append(start.elapsed_time(end) * 1000.0 / calls)
     return statistics.median(samples)
 
 

@@ -36,7 +36,8 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         long packsPerRow = (call.Hidden + v - 1) / v;
         uint block = (uint)Math.Clamp((packsPerRow + 31) / 32 * 32, 64, 1024);
         uint grid = (uint)Math.Min(call.Rows, CudaKernels.MultiprocessorCount(device) * (2048L / block));
-        uint shared = bias is null ? 0u : (uint)(2 * call.Hidden * sizeof(float));
+        // The bias-gradient accumulators: [2 halves × V elements of a pack][packs of a row] floats.
+        uint shared = bias is null ? 0u : (uint)(2 * v * packsPerRow * sizeof(float));
         var partial = bias is null ? null : empty([grid, 2 * call.Hidden], ScalarType.Float32, grad.device);
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
         kernel.Launch(grid, block, shared, grad, input, x8, weights, bias, inputGrad, weightsGrad, partial, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);

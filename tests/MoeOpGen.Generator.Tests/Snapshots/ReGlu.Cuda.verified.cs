@@ -288,14 +288,21 @@ partial class ReGlu
             const T* __restrict__ bias, T* __restrict__ dx, float* __restrict__ dw, float* __restrict__ dbias_partial,
             long long rows, long long h, int interleaved, int vec, float c, mog_scalars s)
         {
-            // One row per block, so the weights gradient of a row is a block reduction (no atomics, deterministic).
-            // The bias gradient is accumulated per column in shared memory by the one thread that owns the column,
-            // then written as this block's partial sum; mog_reduce_bias adds the partials in a fixed order.
+            // One row per block, a thread owning the same packs of every row, so that:
+            // - the bias gradient of a column is accumulated by the one thread that owns it, in shared memory laid out
+            //   [element k of a pack][pack] (consecutive threads hit consecutive banks), then written as this block's
+            //   partial sum; mog_reduce_bias adds the partials in a fixed order;
+            // - the weights gradient of a row (a dot product over the row) is summed per warp with shuffles, the warps'
+            //   sums parked in shared memory, and added across warps in warp order once every 32 rows: one barrier per
+            //   32 rows instead of two per row, and no atomics, so it is deterministic.
             constexpr int V = 16 / sizeof(T);
-            extern __shared__ float mog_dbias[];
-            __shared__ float warp_sums[32];
+            constexpr int SLOTS = 32;
+            extern __shared__ float mog_dbias[];                  // 2·V·packs floats when B
+            __shared__ float warp_sums[SLOTS][33];                // [row slot][warp], padded against bank conflicts
             const long long packs = (h + V - 1) / V;
-            if (B) { for (long long j = threadIdx.x; j < 2 * h; j += blockDim.x) mog_dbias[j] = 0.f; __syncthreads(); }
+            const int warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+            if (B) for (long long j = threadIdx.x; j < 2 * V * packs; j += blockDim.x) mog_dbias[j] = 0.f;
+            int slot = 0;
 
             for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
                 const float wr = W ? w[r] : 1.f;
@@ -334,7 +341,7 @@ partial class ReGlu
                         float d_gate, d_linear;
                         const float value = mog_value_and_gradients(a[k], b[k], gg[k] * wr, s, d_gate, d_linear);
                         if (W && k < n) acc += value * gg[k];
-                        if (B && k < n) { mog_dbias[col + k] += d_gate; mog_dbias[h + col + k] += d_linear; }
+                        if (B && k < n) { mog_dbias[k * packs + p] += d_gate; mog_dbias[(V + k) * packs + p] += d_linear; }
                         da[k] = pass_a[k] ? d_gate : 0.f;
                         db[k] = pass_b[k] ? d_linear : 0.f;
                     }
@@ -343,20 +350,27 @@ partial class ReGlu
                 if (W) {
         #pragma unroll
                     for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-                    if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = acc;
-                    __syncthreads();
-                    if (threadIdx.x < 32) {
-                        float v = threadIdx.x < (blockDim.x + 31) / 32 ? warp_sums[threadIdx.x] : 0.f;
-        #pragma unroll
-                        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-                        if (threadIdx.x == 0) dw[r] = v;
+                    if ((threadIdx.x & 31) == 0) warp_sums[slot][warp] = acc;
+                    // r is the same in every thread of the block, so every thread takes this branch together.
+                    if (++slot == SLOTS || r + gridDim.x >= rows) {
+                        __syncthreads();
+                        if (threadIdx.x < slot) {                 // the row of slot t was r - (slot - 1 - t)·gridDim.x
+                            float v = 0.f;
+                            for (int k = 0; k < warps; k++) v += warp_sums[threadIdx.x][k];
+                            dw[r - (long long)(slot - 1 - threadIdx.x) * gridDim.x] = v;
+                        }
+                        __syncthreads();
+                        slot = 0;
                     }
-                    __syncthreads();
                 }
             }
             if (B) {
                 __syncthreads();
-                for (long long j = threadIdx.x; j < 2 * h; j += blockDim.x) dbias_partial[blockIdx.x * 2 * h + j] = mog_dbias[j];
+                for (long long j = threadIdx.x; j < 2 * h; j += blockDim.x) {
+                    const long long linear = j >= h ? 1 : 0, column = j - linear * h, p = column / V;
+                    const int k = (int)(column - p * V);
+                    dbias_partial[blockIdx.x * 2 * h + j] = mog_dbias[(linear * V + k) * packs + p];
+                }
             }
         }
 
