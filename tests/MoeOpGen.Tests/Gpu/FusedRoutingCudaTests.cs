@@ -174,8 +174,10 @@ public class FusedRoutingCudaTests
     private static Outcome Run(Tensor tokens, Tensor map, Tensor probs, long? numOutTokens, bool dropAndPad, bool fused, Device device)
     {
         var generator = new Generator(66);
-        var x = tokens.to(device).requires_grad_();
-        var p = probs.to(device).requires_grad_();
+        // detach first: on the CPU .to() returns the shared test tensor itself, and marking that as requiring grad
+        // would make the next run's .to(CUDA) a differentiable copy (a non-leaf with no .grad).
+        var x = tokens.detach().to(device).requires_grad_();
+        var p = probs.detach().to(device).requires_grad_();
         var m = map.to(device);
         var (permuted, permutedProbs, indices) = TokenPermutation.Permute(x, m, p, numOutTokens, fused, dropAndPad);
         var rowWeights = randn(permuted.shape, generator: generator).to(device);
@@ -184,7 +186,7 @@ public class FusedRoutingCudaTests
 
         bool capacityLayout = dropAndPad && numOutTokens is not null;
         var rows = (permuted.detach() * 0.75).requires_grad_();   // stands in for the experts' outputs
-        var p2 = probs.to(device).requires_grad_();
+        var p2 = probs.detach().to(device).requires_grad_();
         var sum = TokenPermutation.Unpermute(rows.detach(), indices, tokens.shape, null, m, fused, capacityLayout);
         var weighted = TokenPermutation.Unpermute(rows, indices, tokens.shape, p2, m, fused, capacityLayout);
         (weighted.to(ScalarType.Float32) * randn(weighted.shape, generator: generator).to(device)).sum().backward();
