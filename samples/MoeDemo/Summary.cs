@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -20,8 +21,10 @@ public static class Summary
         if (steps.Count == 0) return new Markup("[yellow]No step ran.[/]");
 
         var chart = new BarChart().Width(72).Label("[bold]Loss (mean per slice of steps)[/]").LeftAlignLabel();
+        int digits = steps.Count.ToString(CultureInfo.InvariantCulture).Length;
         foreach (var (first, last, meanLoss) in LossCurve(steps, ChartBars))
-            chart.AddItem($"steps {first,3}–{last,3}", Math.Round(meanLoss, 4), Color.Green);
+            chart.AddItem($"steps {first.ToString(CultureInfo.InvariantCulture).PadLeft(digits)}–{last.ToString(CultureInfo.InvariantCulture).PadLeft(digits)}",
+                Math.Round(meanLoss, 4), Color.Green);
 
         var trainingTime = TimeSpan.FromTicks(steps.Sum(s => s.Elapsed.Ticks));
         var load = steps[^1].TokensPerExpert;
