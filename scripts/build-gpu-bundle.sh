@@ -30,16 +30,18 @@ prune() {
     -exec rm -rf {} +
 }
 
-publish() {   # project folder, destination folder
+publish() {   # project folder, destination folder, extra msbuild arguments...
   echo "== dotnet publish $1"
   # Framework-dependent: the runtime travels once, as a tar.xz. The trailing slash on -o matters: the native-fix
   # target in build/ globs "$(PublishDir)**/libLibTorchSharp.so" and needs PublishDir to end in a slash.
   dotnet publish "$1" -c Release -r linux-x64 --self-contained false -p:SatelliteResourceLanguages=en \
-    -o "$2/" -v quiet -nologo
+    -o "$2/" -v quiet -nologo "${@:3}"
   prune "$2"
 }
 
 publish tests/MoeOpGen.Tests "$bundle/tests"
+# The MoE demo with TorchSharp alone (TorchBackend=system): it uses the machine's libtorch, like the tests.
+publish samples/MoeDemo "$bundle/demo" -p:TorchBackend=system
 if [[ -d bench/MoeOpGen.Bench ]]; then
   publish bench/MoeOpGen.Bench "$bundle/bench"
 else
@@ -83,5 +85,6 @@ Run it on the GPU machine from the repository root (device tool: carry ["$bundle
   $bundle/run.sh test -trait Category=Gpu -reporter verbose            # GPU tests only
   $bundle/run.sh bench --out "\$OUT" --quick                            # .NET bench, PyTorch peers, comparison (< 4 min)
   $bundle/run.sh bench --out "\$OUT" --shapes gpt-oss                   # full run, one shape per call (also mixtral, deepseek)
+  $bundle/run.sh demo --device cuda                                     # the MoE training demo on the GPU
 Elsewhere: tar -xzf moeopgen-gpu.tar.gz && moeopgen-gpu/run.sh test ...   (moeopgen-gpu/run.sh --help for options)
 EOF

@@ -13,6 +13,8 @@
 #                                         cap run one shape per call (--shapes gpt-oss, then mixtral, then deepseek)
 #                                         into different DIRs. Options after -- go to `bench ops` and `bench routing`.
 #   run.sh peers [--out DIR] [--quick] [--shapes LIST]   the PyTorch peers script alone
+#   run.sh demo [options of MoeDemo]      the MoE training demo (samples/MoeDemo), e.g. run.sh demo --device cuda;
+#                                         run.sh demo --help lists its options
 #   run.sh env                            what would be used (runtime, libtorch, cache), then exit
 #
 # Environment (all optional):
@@ -27,7 +29,7 @@ die() { echo "run.sh: $*" >&2; exit 2; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 cmd=${1:-}; [[ $# -gt 0 ]] && shift
-case $cmd in test|bench|peers|env) ;; -h|--help|help) usage; exit 0 ;; *) usage >&2; exit 2 ;; esac
+case $cmd in test|bench|peers|demo|env) ;; -h|--help|help) usage; exit 0 ;; *) usage >&2; exit 2 ;; esac
 
 python=${PYTHON:-python3}
 work=${MOEOPGEN_WORK_DIR:-$here/work}
@@ -103,6 +105,10 @@ case $cmd in
     ;;
   test)
     exec "$dotnet" "$here/tests/MoeOpGen.Tests.dll" "$@"
+    ;;
+  demo)
+    [[ -f $here/demo/MoeDemo.dll ]] || die "this bundle has no demo (built before samples/MoeDemo existed)"
+    exec "$dotnet" "$here/demo/MoeDemo.dll" "$@"
     ;;
   peers)
     parse_out_quick "$@"
