@@ -7,7 +7,7 @@ namespace MoeOpGen.Engines;
 /// <summary>
 /// Launches a gated operator's generated kernels on CUDA tensors (legacy default stream, the one TorchSharp
 /// uses, so no synchronisation is needed). Chooses the kernel of the variant and dtype, the 16-byte vector path
-/// when every tensor allows it, and the launch shape: grid-stride packs (two per thread at a time) in forward, one row per block in backward.
+/// when every tensor allows it, and the launch shape: grid-stride packs in forward, one row per block in backward.
 /// </summary>
 internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
 {
@@ -34,8 +34,7 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         long v = 16 / inputGrad.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(grad, input, x8, bias, inputGrad);
         long packsPerRow = (call.Hidden + v - 1) / v;
-        // Each thread takes two packs of a row (loaded together): a block of about half a row's packs.
-        uint block = (uint)Math.Clamp(((packsPerRow + 1) / 2 + 31) / 32 * 32, 64, 1024);
+        uint block = (uint)Math.Clamp((packsPerRow + 31) / 32 * 32, 64, 1024);
         uint grid = (uint)Math.Min(call.Rows, CudaKernels.MultiprocessorCount(device) * (2048L / block));
         // The bias-gradient accumulators: [2 halves × V elements of a pack][packs of a row] floats.
         uint shared = bias is null ? 0u : (uint)(2 * v * packsPerRow * sizeof(float));

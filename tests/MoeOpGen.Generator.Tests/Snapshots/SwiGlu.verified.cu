@@ -230,50 +230,6 @@ __device__ __forceinline__ void mog_load_fp8_pair(const unsigned char* __restric
     }
 }
 
-// Each thread keeps two packs' loads in flight: every kernel below loads both of its packs (mog_*_load) before it
-// computes and stores either (mog_*_finish). With one pack per step a thread waits out a full memory latency
-// per 16 bytes, and the register-limited number of resident threads cannot hide it at HBM3 bandwidth.
-
-// ---- Forward ----
-template <typename T>
-struct mog_forward_pack { float a[16 / sizeof(T)], b[16 / sizeof(T)], ba[16 / sizeof(T)], bb[16 / sizeof(T)]; long long r, col; int n; };
-
-template <typename T, bool B>
-__device__ __forceinline__ void mog_forward_load(mog_forward_pack<T>& u, const T* __restrict__ x, const T* __restrict__ bias,
-                                                 long long r, long long p, long long h, int interleaved, int vec)
-{
-    constexpr int V = 16 / sizeof(T);
-    u.r = r; u.col = p * V; u.n = (int)(h - u.col < V ? h - u.col : V);
-    mog_load_pair(x + r * 2 * h, u.col, u.n, h, interleaved, vec, u.a, u.b);
-    if (B) mog_load_pair(bias, u.col, u.n, h, interleaved, vec, u.ba, u.bb);
-}
-
-template <typename T, bool W, bool B, bool C, bool F8>
-__device__ __forceinline__ void mog_forward_finish(mog_forward_pack<T>& u, const float* __restrict__ w, T* __restrict__ out,
-                                                   unsigned char* __restrict__ x8, long long h, int interleaved, int vec,
-                                                   float c, const mog_scalars& s)
-{
-    constexpr int V = 16 / sizeof(T);
-    const float wr = W ? w[u.r] : 1.f;
-    unsigned char qa[V], qb[V];
-#pragma unroll
-    for (int k = 0; k < V; k++) {
-        bool clipped_a = false, clipped_b = false;
-        if (C) {                                       // written so that a NaN input stays NaN
-            if (u.a[k] > c) { u.a[k] = c; clipped_a = true; }
-            if (u.b[k] > c) { u.b[k] = c; clipped_b = true; } else if (u.b[k] < -c) { u.b[k] = -c; clipped_b = true; }
-        }
-        if (F8) {
-            qa[k] = clipped_a ? (unsigned char)0x7f : mog_fp8_encode(u.a[k]);
-            qb[k] = clipped_b ? (unsigned char)(u.b[k] > 0.f ? 0x7f : 0xff) : mog_fp8_encode(u.b[k]);
-        }
-        if (B) { u.a[k] += u.ba[k]; u.b[k] += u.bb[k]; }
-        u.a[k] = mog_forward(u.a[k], u.b[k], s) * wr;  // the output, in place
-    }
-    if (F8) mog_store_fp8_pair<V>(x8 + u.r * 2 * h, u.col, u.n, h, interleaved, vec, qa, qb);
-    mog_store_pack(out + u.r * h + u.col, u.n, vec, u.a);
-}
-
 template <typename T, bool W, bool B, bool C, bool F8>
 __device__ __forceinline__ void mog_gated_forward(
     const T* __restrict__ x, const float* __restrict__ w, const T* __restrict__ bias, T* __restrict__ out,
@@ -281,79 +237,38 @@ __device__ __forceinline__ void mog_gated_forward(
 {
     constexpr int V = 16 / sizeof(T);
     const long long packs = (h + V - 1) / V, total = rows * packs;
-    // Pack i is (row r, column col = p·V) with i = r·packs + p. A thread takes packs i and i + stride, then
-    // moves on by 2·stride; (r, p) advance by additions (the strides split into rows and packs once) instead
-    // of a 64-bit division per pack.
+    // Pack i is (row r, column col = p·V) with i = r·packs + p. The grid stride is split the same way once, so
+    // each step advances (r, p) by additions instead of a 64-bit division per pack.
     const long long stride = (long long)gridDim.x * blockDim.x, first = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     const long long stride_rows = stride / packs, stride_packs = stride - stride_rows * packs;
-    const long long step_rows = (2 * stride) / packs, step_packs = 2 * stride - step_rows * packs;
-    long long r0 = first / packs, p0 = first - r0 * packs;
-    long long r1 = r0 + stride_rows, p1 = p0 + stride_packs;
-    if (p1 >= packs) { p1 -= packs; r1++; }
-    for (long long i = first; i < total; i += 2 * stride) {
-        const bool second = i + stride < total;
-        mog_forward_pack<T> u0, u1;
-        mog_forward_load<T, B>(u0, x, bias, r0, p0, h, interleaved, vec);
-        if (second) mog_forward_load<T, B>(u1, x, bias, r1, p1, h, interleaved, vec);
-        mog_forward_finish<T, W, B, C, F8>(u0, w, out, x8, h, interleaved, vec, c, s);
-        if (second) mog_forward_finish<T, W, B, C, F8>(u1, w, out, x8, h, interleaved, vec, c, s);
-        r0 += step_rows; p0 += step_packs; if (p0 >= packs) { p0 -= packs; r0++; }
-        r1 += step_rows; p1 += step_packs; if (p1 >= packs) { p1 -= packs; r1++; }
-    }
-}
-
-// ---- Backward ----
-template <typename T>
-struct mog_backward_pack { float a[16 / sizeof(T)], b[16 / sizeof(T)], ba[16 / sizeof(T)], bb[16 / sizeof(T)], g[16 / sizeof(T)];
-                           unsigned char qa[16 / sizeof(T)], qb[16 / sizeof(T)]; long long p, col; int n; };
-
-template <typename T, bool B, bool F8>
-__device__ __forceinline__ void mog_backward_load(mog_backward_pack<T>& u, const T* __restrict__ g, const T* __restrict__ x,
-                                                  const unsigned char* __restrict__ x8, const T* __restrict__ bias,
-                                                  long long r, long long p, long long h, int interleaved, int vec)
-{
-    constexpr int V = 16 / sizeof(T);
-    u.p = p; u.col = p * V; u.n = (int)(h - u.col < V ? h - u.col : V);
-    if (F8) mog_load_fp8_pair<V>(x8 + r * 2 * h, u.col, u.n, h, interleaved, vec, u.qa, u.qb);
-    else mog_load_pair(x + r * 2 * h, u.col, u.n, h, interleaved, vec, u.a, u.b);
-    if (B) mog_load_pair(bias, u.col, u.n, h, interleaved, vec, u.ba, u.bb);
-    mog_load_pack(g + r * h + u.col, u.n, vec, u.g);
-}
-
-// Computes one pack's input gradient (stored), adds its weights-gradient terms to acc and its bias-gradient
-// terms to the thread's accumulators in dbias ([element k][pack] layout, see mog_gated_backward).
-template <typename T, bool W, bool B, bool C, bool F8>
-__device__ __forceinline__ void mog_backward_finish(mog_backward_pack<T>& u, T* __restrict__ dx, float* dbias, long long r,
-                                                    long long packs, long long h, int interleaved, int vec, float c,
-                                                    float wr, const mog_scalars& s, float& acc)
-{
-    constexpr int V = 16 / sizeof(T);
-    bool pass_a[V], pass_b[V];
+    long long r = first / packs, p = first - r * packs;
+    for (long long i = first; i < total; i += stride) {
+        const long long col = p * V;
+        const int n = (int)(h - col < V ? h - col : V);
+        float a[V], b[V], ba[V], bb[V], y[V];
+        unsigned char qa[V], qb[V];
+        mog_load_pair(x + r * 2 * h, col, n, h, interleaved, vec, a, b);
+        if (B) mog_load_pair(bias, col, n, h, interleaved, vec, ba, bb);
+        const float wr = W ? w[r] : 1.f;
 #pragma unroll
-    for (int k = 0; k < V; k++) {
-        if (F8) {                                      // a NaN code is a clamped input: its sign says +c or -c
-            pass_a[k] = !(C && mog_fp8_is_nan(u.qa[k])); pass_b[k] = !(C && mog_fp8_is_nan(u.qb[k]));
-            u.a[k] = pass_a[k] ? mog_fp8_decode(u.qa[k]) : c;
-            u.b[k] = pass_b[k] ? mog_fp8_decode(u.qb[k]) : ((u.qb[k] & 0x80u) ? -c : c);
-        } else {
-            pass_a[k] = true; pass_b[k] = true;
-            if (C) {
-                if (u.a[k] > c) { u.a[k] = c; pass_a[k] = false; }
-                if (u.b[k] > c) { u.b[k] = c; pass_b[k] = false; } else if (u.b[k] < -c) { u.b[k] = -c; pass_b[k] = false; }
+        for (int k = 0; k < V; k++) {
+            bool clipped_a = false, clipped_b = false;
+            if (C) {                                   // written so that a NaN input stays NaN
+                if (a[k] > c) { a[k] = c; clipped_a = true; }
+                if (b[k] > c) { b[k] = c; clipped_b = true; } else if (b[k] < -c) { b[k] = -c; clipped_b = true; }
             }
+            if (F8) {
+                qa[k] = clipped_a ? (unsigned char)0x7f : mog_fp8_encode(a[k]);
+                qb[k] = clipped_b ? (unsigned char)(b[k] > 0.f ? 0x7f : 0xff) : mog_fp8_encode(b[k]);
+            }
+            if (B) { a[k] += ba[k]; b[k] += bb[k]; }
+            y[k] = mog_forward(a[k], b[k], s) * wr;
         }
+        if (F8) mog_store_fp8_pair<V>(x8 + r * 2 * h, col, n, h, interleaved, vec, qa, qb);
+        mog_store_pack(out + r * h + col, n, vec, y);
+        r += stride_rows; p += stride_packs;
+        if (p >= packs) { p -= packs; r++; }
     }
-#pragma unroll
-    for (int k = 0; k < V; k++) {
-        if (B) { u.a[k] += u.ba[k]; u.b[k] += u.bb[k]; }
-        float d_gate, d_linear;
-        const float value = mog_value_and_gradients(u.a[k], u.b[k], u.g[k] * wr, s, d_gate, d_linear);
-        if (W && k < u.n) acc += value * u.g[k];
-        if (B && k < u.n) { dbias[k * packs + u.p] += d_gate; dbias[(V + k) * packs + u.p] += d_linear; }
-        u.a[k] = pass_a[k] ? d_gate : 0.f;             // the input gradient, in place
-        u.b[k] = pass_b[k] ? d_linear : 0.f;
-    }
-    mog_store_pair(dx + r * 2 * h, u.col, u.n, h, interleaved, vec, u.a, u.b);
 }
 
 template <typename T, bool W, bool B, bool C, bool F8>
@@ -362,7 +277,7 @@ __device__ __forceinline__ void mog_gated_backward(
     const T* __restrict__ bias, T* __restrict__ dx, float* __restrict__ dw, float* __restrict__ dbias_partial,
     long long rows, long long h, int interleaved, int vec, float c, mog_scalars s)
 {
-    // One row per block, a thread owning the same packs of every row (p and p + blockDim.x, loaded together), so:
+    // One row per block, a thread owning the same packs of every row, so that:
     // - the bias gradient of a column is accumulated by the one thread that owns it, in shared memory laid out
     //   [element k of a pack][pack] (consecutive threads hit consecutive banks), then written as this block's
     //   partial sum; mog_reduce_bias adds the partials in a fixed order;
@@ -375,20 +290,51 @@ __device__ __forceinline__ void mog_gated_backward(
     __shared__ float warp_sums[SLOTS][33];                // [row slot][warp], padded against bank conflicts
     const long long packs = (h + V - 1) / V;
     const int warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    if (B) { for (long long j = threadIdx.x; j < 2 * V * packs; j += blockDim.x) mog_dbias[j] = 0.f; }
+    if (B) for (long long j = threadIdx.x; j < 2 * V * packs; j += blockDim.x) mog_dbias[j] = 0.f;
     int slot = 0;
 
     for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
         const float wr = W ? w[r] : 1.f;
         float acc = 0.f;
-        for (long long p0 = threadIdx.x; p0 < packs; p0 += 2 * (long long)blockDim.x) {
-            const long long p1 = p0 + blockDim.x;
-            const bool second = p1 < packs;
-            mog_backward_pack<T> u0, u1;
-            mog_backward_load<T, B, F8>(u0, g, x, x8, bias, r, p0, h, interleaved, vec);
-            if (second) mog_backward_load<T, B, F8>(u1, g, x, x8, bias, r, p1, h, interleaved, vec);
-            mog_backward_finish<T, W, B, C, F8>(u0, dx, mog_dbias, r, packs, h, interleaved, vec, c, wr, s, acc);
-            if (second) mog_backward_finish<T, W, B, C, F8>(u1, dx, mog_dbias, r, packs, h, interleaved, vec, c, wr, s, acc);
+        for (long long p = threadIdx.x; p < packs; p += blockDim.x) {
+            const long long col = p * V;
+            const int n = (int)(h - col < V ? h - col : V);
+            float a[V], b[V], ba[V], bb[V], gg[V];
+            bool pass_a[V], pass_b[V];
+            if (F8) {
+                unsigned char qa[V], qb[V];
+                mog_load_fp8_pair<V>(x8 + r * 2 * h, col, n, h, interleaved, vec, qa, qb);
+#pragma unroll
+                for (int k = 0; k < V; k++) {
+                    pass_a[k] = !(C && mog_fp8_is_nan(qa[k])); pass_b[k] = !(C && mog_fp8_is_nan(qb[k]));
+                    a[k] = pass_a[k] ? mog_fp8_decode(qa[k]) : c;
+                    b[k] = pass_b[k] ? mog_fp8_decode(qb[k]) : ((qb[k] & 0x80u) ? -c : c);
+                }
+            } else {
+                mog_load_pair(x + r * 2 * h, col, n, h, interleaved, vec, a, b);
+#pragma unroll
+                for (int k = 0; k < V; k++) {
+                    pass_a[k] = true; pass_b[k] = true;
+                    if (C) {
+                        if (a[k] > c) { a[k] = c; pass_a[k] = false; }
+                        if (b[k] > c) { b[k] = c; pass_b[k] = false; } else if (b[k] < -c) { b[k] = -c; pass_b[k] = false; }
+                    }
+                }
+            }
+            if (B) mog_load_pair(bias, col, n, h, interleaved, vec, ba, bb);
+            mog_load_pack(g + r * h + col, n, vec, gg);
+            float da[V], db[V];
+#pragma unroll
+            for (int k = 0; k < V; k++) {
+                if (B) { a[k] += ba[k]; b[k] += bb[k]; }
+                float d_gate, d_linear;
+                const float value = mog_value_and_gradients(a[k], b[k], gg[k] * wr, s, d_gate, d_linear);
+                if (W && k < n) acc += value * gg[k];
+                if (B && k < n) { mog_dbias[k * packs + p] += d_gate; mog_dbias[(V + k) * packs + p] += d_linear; }
+                da[k] = pass_a[k] ? d_gate : 0.f;
+                db[k] = pass_b[k] ? d_linear : 0.f;
+            }
+            mog_store_pair(dx + r * 2 * h, col, n, h, interleaved, vec, da, db);
         }
         if (W) {
 #pragma unroll
