@@ -15,6 +15,8 @@
 #   run.sh peers [--out DIR] [--quick] [--shapes LIST]   the PyTorch peers script alone
 #   run.sh demo [options of MoeDemo]      the MoE training demo (samples/MoeDemo), e.g. run.sh demo --device cuda;
 #                                         run.sh demo --help lists its options
+#   run.sh dotnet ARGS...                 the bundled dotnet with this environment, e.g. under a profiler:
+#                                         ncu --kernel-name regex:swiglu_fwd run.sh dotnet bench/MoeOpGen.Bench.dll ops ...
 #   run.sh env                            what would be used (runtime, libtorch, cache), then exit
 #
 # Environment (all optional):
@@ -29,7 +31,7 @@ die() { echo "run.sh: $*" >&2; exit 2; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 cmd=${1:-}; [[ $# -gt 0 ]] && shift
-case $cmd in test|bench|peers|demo|env) ;; -h|--help|help) usage; exit 0 ;; *) usage >&2; exit 2 ;; esac
+case $cmd in test|bench|peers|demo|dotnet|env) ;; -h|--help|help) usage; exit 0 ;; *) usage >&2; exit 2 ;; esac
 
 python=${PYTHON:-python3}
 work=${MOEOPGEN_WORK_DIR:-$here/work}
@@ -105,6 +107,9 @@ case $cmd in
     ;;
   test)
     exec "$dotnet" "$here/tests/MoeOpGen.Tests.dll" "$@"
+    ;;
+  dotnet)
+    cd "$here" && exec "$dotnet" "$@"
     ;;
   demo)
     [[ -f $here/demo/MoeDemo.dll ]] || die "this bundle has no demo (built before samples/MoeDemo existed)"
