@@ -49,6 +49,7 @@ internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string na
     private const int DefaultDynamicSharedLimit = 48 * 1024;
 
     private readonly object _attributeLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(uint Block, uint Shared), int> _residentBlocks = new();
     private int _dynamicSharedLimit = DefaultDynamicSharedLimit;
 
     public IntPtr Handle { get; } = handle;
@@ -77,4 +78,17 @@ internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string na
             Volatile.Write(ref _dynamicSharedLimit, (int)bytes);
         }
     }
+
+    /// <summary>How many blocks of <paramref name="blockSize"/> threads using <paramref name="dynamicSharedBytes"/>
+    /// of dynamic shared memory fit on one multiprocessor at once (registers, shared memory and warps all
+    /// counted), as the driver's occupancy calculator says; memoised per shape.</summary>
+    public int ResidentBlocksPerMultiprocessor(uint blockSize, uint dynamicSharedBytes) =>
+        _residentBlocks.GetOrAdd((blockSize, dynamicSharedBytes), key =>
+        {
+            Device.MakeCurrent();
+            if (key.Shared > 0) EnsureDynamicSharedMemory(key.Shared);
+            CudaDriver.Check(cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Handle, (int)key.Block, key.Shared),
+                             nameof(cuOccupancyMaxActiveBlocksPerMultiprocessor));
+            return Math.Max(blocks, 1);
+        });
 }

@@ -7,7 +7,8 @@ namespace MoeOpGen.Engines;
 /// <summary>
 /// Launches a gated operator's generated kernels on CUDA tensors (legacy default stream, the one TorchSharp
 /// uses, so no synchronisation is needed). Chooses the kernel of the variant and dtype, the 16-byte vector path
-/// when every tensor allows it, and the launch shape: grid-stride packs in forward, one row per block in backward.
+/// when every tensor allows it, and the launch shape: grid-stride packs in forward, one row per block in backward, each grid one wave of
+/// resident blocks (<see cref="CudaFunction.OneWaveGrid"/>).
 /// </summary>
 internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
 {
@@ -20,8 +21,8 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         long v = 16 / input.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(input, bias, output, x8);
         long packs = call.Rows * ((call.Hidden + v - 1) / v);
-        uint grid = (uint)Math.Min((packs + ForwardBlock - 1) / ForwardBlock, CudaKernels.MultiprocessorCount(device) * 16L);
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "fwd", input.dtype, weights, bias, call, x8 is not null), device);
+        uint grid = kernel.OneWaveGrid(ForwardBlock, 0, (packs + ForwardBlock - 1) / ForwardBlock);
         kernel.Launch(grid, ForwardBlock, 0, input, weights, bias, output, x8, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
     }
 
@@ -35,11 +36,11 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         bool vec = call.Hidden % v == 0 && Aligned(grad, input, x8, bias, inputGrad);
         long packsPerRow = (call.Hidden + v - 1) / v;
         uint block = (uint)Math.Clamp((packsPerRow + 31) / 32 * 32, 64, 1024);
-        uint grid = (uint)Math.Min(call.Rows, CudaKernels.MultiprocessorCount(device) * (2048L / block));
         // The bias-gradient accumulators: [2 halves × V elements of a pack][packs of a row] floats.
         uint shared = bias is null ? 0u : (uint)(2 * v * packsPerRow * sizeof(float));
-        var partial = bias is null ? null : empty([grid, 2 * call.Hidden], ScalarType.Float32, grad.device);
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
+        uint grid = kernel.OneWaveGrid(block, shared, call.Rows);
+        var partial = bias is null ? null : empty([grid, 2 * call.Hidden], ScalarType.Float32, grad.device);
         kernel.Launch(grid, block, shared, grad, input, x8, weights, bias, inputGrad, weightsGrad, partial, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
         if (bias is null) return null;
 

@@ -21,9 +21,9 @@ internal static class CudaUnaryLauncher<TM> where TM : struct, IUnaryMaths
         if (count == 0) return;
         int device = input.device_index;
         long packs = (count + 16 / input.element_size() - 1) / (16 / input.element_size());
-        uint grid = (uint)Math.Min((packs + Block - 1) / Block, CudaKernels.MultiprocessorCount(device) * 16L);
         string name = $"{maths.KernelPrefix}_{direction}_{CudaGatedLauncherNames.Suffix(input.dtype)}";
-        CudaKernels.GetFunction(maths.Cuda, name, device).Launch(grid, Block, 0, args);
+        var kernel = CudaKernels.GetFunction(maths.Cuda, name, device);
+        kernel.Launch(kernel.OneWaveGrid(Block, 0, (packs + Block - 1) / Block), Block, 0, args);
     }
 
     private static bool Vec(params Tensor[] tensors)

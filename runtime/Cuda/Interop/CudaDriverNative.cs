@@ -39,6 +39,8 @@ internal static unsafe partial class CudaDriverNative
     public static partial int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
     [LibraryImport(Lib)] public static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
     [LibraryImport(Lib)]
+    public static partial int cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, IntPtr function, int blockSize, nuint dynamicSharedBytes);
+    [LibraryImport(Lib)]
     public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ,
                                              uint blockX, uint blockY, uint blockZ, uint sharedMemBytes,
                                              IntPtr stream, void** kernelParams, void** extra);

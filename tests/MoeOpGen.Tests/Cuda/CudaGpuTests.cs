@@ -202,6 +202,23 @@ public class CudaGpuTests
     }
 
     [Fact]
+    public void OneWaveGridIsTheResidentBlocksOfEveryMultiprocessor()
+    {
+        RequireCuda();
+        var kernel = CudaKernels.GetFunction(Kernels, "axpb", Device);
+        int sms = CudaKernels.MultiprocessorCount(Device);
+
+        uint full = kernel.OneWaveGrid(256, 0, long.MaxValue);
+        uint withShared = kernel.OneWaveGrid(256, 64 * 1024, long.MaxValue);
+
+        Assert.Equal(0u, full % (uint)sms);
+        Assert.InRange(full / (uint)sms, 1u, 8u);                  // at most 2048 threads of 256 per SM
+        Assert.InRange(withShared / (uint)sms, 1u, full / (uint)sms); // 64 KiB each: fewer fit
+        Assert.True(withShared < full, $"{withShared} blocks with 64 KiB of shared memory, {full} without");
+        Assert.Equal(5u, kernel.OneWaveGrid(256, 0, 5));           // capped by the work
+    }
+
+    [Fact]
     public void PrecompileWarmsTheUnitsLaunchesUse()
     {
         RequireCuda();
