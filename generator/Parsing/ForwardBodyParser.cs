@@ -56,6 +56,9 @@ internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary
                     break;
             }
         }
+        // C# reports the missing return too (CS0161), but without this the operator would silently generate nothing.
+        if (result is null && _diagnostics.Count == 0)
+            Report(DiagnosticDescriptors.UnsupportedSyntax, method.Body, Short(method.Body), "the body must end with 'return <expression>;'");
         return result;
     }
 
@@ -105,6 +108,12 @@ internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary
         if (kind is not (SyntaxKind.AddExpression or SyntaxKind.SubtractExpression or SyntaxKind.MultiplyExpression or SyntaxKind.DivideExpression))
         {
             Report(DiagnosticDescriptors.UnsupportedSyntax, binary, Short(binary), $"the operator '{binary.OperatorToken.Text}' is not in the vocabulary (+ - * / and ?: on a comparison)");
+            return null;
+        }
+        // C# computes int + - * / in integers (7 / 2 is 3, 46341 * 46341 overflows); the IR computes in float.
+        if (model.GetTypeInfo(binary).Type is { SpecialType: >= SpecialType.System_Char and <= SpecialType.System_Decimal } type)
+        {
+            Report(DiagnosticDescriptors.UnsupportedSyntax, binary, Short(binary), $"C# computes it in {type.ToDisplayString()}, not float; make an operand float (e.g. 2f)");
             return null;
         }
         var left = Expression(binary.Left);
