@@ -74,17 +74,18 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
 
     private string FormatPow(Pow p)
     {
-        string x = Print(p.Base), n = Literal(p.Exponent);
-        return target switch
-        {
-            Target.Cuda => $"powf({x}, {n})",
-            Target.Tensor when _isTensor(p.Base) => $"{Print(p.Base, 4)}.pow({n})",
-            _ => $"OpMath.Pow({x}, {n})",
-        };
+        // Each operand is printed once: printing it twice doubles the work at every nesting level.
+        string n = Literal(p.Exponent);
+        if (target == Target.Tensor && _isTensor(p.Base)) return $"{Print(p.Base, 4)}.pow({n})";
+        string x = Print(p.Base);
+        return target == Target.Cuda ? $"powf({x}, {n})" : $"OpMath.Pow({x}, {n})";
     }
 
     private string FormatCall(Call c)
     {
+        // Each operand is printed once: printing it twice doubles the work at every nesting level.
+        if (target == Target.Tensor && _isTensor(c) && c.Function is not (Func.Min or Func.Max or Func.Clamp))
+            return $"{Print(c.A, 4)}.{c.Function.ToString().ToLowerInvariant()}()";
         string a = Print(c.A), b = c.B is null ? "" : ", " + Print(c.B), cc = c.C is null ? "" : ", " + Print(c.C);
         if (target == Target.Cuda)
         {
@@ -99,11 +100,7 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
         if (target == Target.Tensor && _isTensor(c))
         {
             // Min, Max and Clamp may mix tensors and scalars: CompositeMath has the overloads, with OpMath's tie rules.
-            return c.Function switch
-            {
-                Func.Min or Func.Max or Func.Clamp => $"CompositeMath.{c.Function}({a}{b}{cc})",
-                _ => $"{Print(c.A, 4)}.{c.Function.ToString().ToLowerInvariant()}()",
-            };
+            return $"CompositeMath.{c.Function}({a}{b}{cc})";
         }
         return $"OpMath.{c.Function}({a}{b}{cc})";
     }
