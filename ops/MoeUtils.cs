@@ -52,6 +52,32 @@ public static partial class MoeUtils
         return Contiguous(input, nameof(input));
     }
 
+    /// <summary>
+    /// Runs a generated operator under the reference's argument names. The operators call their arguments
+    /// <c>input</c> and <c>grad</c>; the reference's functions call them <c>y</c> and <c>g</c>. An
+    /// <see cref="ArgumentException"/> about one of them is thrown again naming the caller's argument, so
+    /// <c>ParamName</c> and the message name what the caller passed.
+    /// </summary>
+    private static T Named<T>(string inputName, string? gradName, Func<T> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (ArgumentException e) when (e.ParamName is "input" or "grad" && (e.ParamName == "input" ? inputName : gradName) is { } name && name != e.ParamName)
+        {
+            // e.Message ends with " (Parameter 'input')"; the new exception appends its own.
+            string message = e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+            message = System.Text.RegularExpressions.Regex.Replace(message, $@"\b{e.ParamName}\b", name);
+            throw e switch
+            {
+                ArgumentNullException => new ArgumentNullException(name, message),
+                ArgumentOutOfRangeException => new ArgumentOutOfRangeException(name, message),
+                _ => new ArgumentException(message, name, e),
+            };
+        }
+    }
+
     /// <summary>The weights gradient of a weighted backward; the generated operator returns one whenever weights are given.</summary>
     private static Tensor WeightsGrad(Tensor? weightsGrad)
         => weightsGrad ?? throw new InvalidOperationException("The generated backward returned no weights gradient although weights were given.");

@@ -26,17 +26,24 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
 {
     private readonly Func<Expr, bool> _isTensor = isTensor ?? (_ => false);
 
+    /// <summary>Prints the scalar (non-tensor) parts of tensor code: they are ordinary float C#.</summary>
+    private ExprPrinter? _scalarPrinter;
+
     public string Print(Expr e) => Print(e, 0);
 
     private string Print(Expr e, int parentPrecedence)
     {
+        // In tensor code a subexpression that reads no tensor is float C# (a float temp, a Broadcast value, a scalar
+        // argument of CompositeMath), so it is printed exactly as the float engine prints it.
+        if (target == Target.Tensor && e is not Const && !_isTensor(e))
+            return (_scalarPrinter ??= new ExprPrinter(Target.CSharpFloat)).Print(e, parentPrecedence);
         var (text, precedence) = Format(e);
         return precedence < parentPrecedence ? "(" + text + ")" : text;
     }
 
     private (string Text, int Precedence) Format(Expr e) => e switch
     {
-        Const c => (Literal(c.Value), c.Value < 0 ? 3 : 4),
+        Const c => (target == Target.Tensor ? FloatLiteral(c.Value) : Literal(c.Value), c.Value < 0 ? 3 : 4),
         Var v => (v.Name, 4),
         Neg n => ("-" + Print(n.Operand, 4), 3),
         Binary b => FormatBinary(b),
@@ -55,22 +62,30 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
             BinaryOp.Mul => ("*", 2),
             _ => ("/", 2),
         };
-        return (Print(b.Left, precedence) + " " + op + " " + Print(b.Right, precedence + 1), precedence);
+        return (Operand(b.Left, precedence) + " " + op + " " + Operand(b.Right, precedence + 1), precedence);
+
+        // Only a constant operand of a tensor operator may stay a double (TorchSharp rounds it to the tensor's
+        // precision, so fp64 tensors keep 2/√π exact); anywhere else a constant is a float.
+        string Operand(Expr operand, int parentPrecedence)
+            => target == Target.Tensor && operand is Const c && _isTensor(b) ? Parenthesize(Literal(c.Value), c.Value < 0 ? 3 : 4, parentPrecedence) : Print(operand, parentPrecedence);
     }
+
+    private static string Parenthesize(string text, int precedence, int parentPrecedence) => precedence < parentPrecedence ? "(" + text + ")" : text;
 
     private string FormatPow(Pow p)
     {
-        string x = Print(p.Base), n = Literal(p.Exponent);
-        return target switch
-        {
-            Target.Cuda => $"powf({x}, {n})",
-            Target.Tensor when _isTensor(p.Base) => $"{Print(p.Base, 4)}.pow({n})",
-            _ => $"OpMath.Pow({x}, {n})",
-        };
+        // Each operand is printed once: printing it twice doubles the work at every nesting level.
+        string n = Literal(p.Exponent);
+        if (target == Target.Tensor && _isTensor(p.Base)) return $"{Print(p.Base, 4)}.pow({n})";
+        string x = Print(p.Base);
+        return target == Target.Cuda ? $"powf({x}, {n})" : $"OpMath.Pow({x}, {n})";
     }
 
     private string FormatCall(Call c)
     {
+        // Each operand is printed once: printing it twice doubles the work at every nesting level.
+        if (target == Target.Tensor && _isTensor(c) && c.Function is not (Func.Min or Func.Max or Func.Clamp))
+            return $"{Print(c.A, 4)}.{c.Function.ToString().ToLowerInvariant()}()";
         string a = Print(c.A), b = c.B is null ? "" : ", " + Print(c.B), cc = c.C is null ? "" : ", " + Print(c.C);
         if (target == Target.Cuda)
         {
@@ -85,11 +100,7 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
         if (target == Target.Tensor && _isTensor(c))
         {
             // Min, Max and Clamp may mix tensors and scalars: CompositeMath has the overloads, with OpMath's tie rules.
-            return c.Function switch
-            {
-                Func.Min or Func.Max or Func.Clamp => $"CompositeMath.{c.Function}({a}{b}{cc})",
-                _ => $"{Print(c.A, 4)}.{c.Function.ToString().ToLowerInvariant()}()",
-            };
+            return $"CompositeMath.{c.Function}({a}{b}{cc})";
         }
         return $"OpMath.{c.Function}({a}{b}{cc})";
     }
@@ -102,7 +113,11 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
         };
         if (target == Target.Tensor && _isTensor(c))
         {
-            return ($"CompositeMath.Where(CompositeMath.{c.Compare}({Print(c.Left)}, {Print(c.Right)}), {Print(c.WhenTrue)}, {Print(c.WhenFalse)})", 4);
+            // A comparison of two scalars is a bool, not a mask: CompositeMath.Where(bool, …) takes one branch whole.
+            string condition = _isTensor(c.Left) || _isTensor(c.Right)
+                ? $"CompositeMath.{c.Compare}({Print(c.Left)}, {Print(c.Right)})"
+                : $"{Print(c.Left, 1)} {op} {Print(c.Right, 1)}";
+            return ($"CompositeMath.Where({condition}, {Print(c.WhenTrue)}, {Print(c.WhenFalse)})", 4);
         }
         return ($"{Print(c.Left, 1)} {op} {Print(c.Right, 1)} ? {Print(c.WhenTrue, 1)} : {Print(c.WhenFalse, 1)}", 0);
     }
@@ -112,13 +127,20 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
     /// stays a double there; TorchSharp rounds it to the tensor's own precision.
     /// </remarks>
     public string Literal(double value)
-        => target == Target.CSharpDouble || (target == Target.Tensor && (double)(float)value != value) ? DoubleLiteral(value) : FloatLiteral(value);
+        => target == Target.Cuda && (float.IsInfinity((float)value) || float.IsNaN((float)value)) ? CudaNonFinite((float)value)
+           : target == Target.CSharpDouble || (target == Target.Tensor && (double)(float)value != value) ? DoubleLiteral(value) : FloatLiteral(value);
+
+    /// <summary>±∞ and NaN (a folded constant such as Exp(1000), or float.NaN in the body) by their bits: NVRTC
+    /// has no INFINITY or NAN without headers, and the preamble already relies on <c>__uint_as_float</c>.</summary>
+    private static string CudaNonFinite(float value)
+        => float.IsNaN(value) ? "__uint_as_float(0x7fc00000u)" : value > 0 ? "__uint_as_float(0x7f800000u)" : "__uint_as_float(0xff800000u)";
 
     public static string FloatLiteral(double value)
     {
         float f = (float)value;
         if (float.IsPositiveInfinity(f)) return "float.PositiveInfinity";
         if (float.IsNegativeInfinity(f)) return "float.NegativeInfinity";
+        if (float.IsNaN(f)) return "float.NaN";
         // "2.0f", not "2f": the same literal must be valid C# and C++ (where 2f is a user-defined literal).
         string text = f.ToString("R", CultureInfo.InvariantCulture);
         return (text.IndexOfAny(['.', 'E']) >= 0 ? text : text + ".0") + "f";
@@ -126,6 +148,9 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
 
     public static string DoubleLiteral(double value)
     {
+        if (double.IsPositiveInfinity(value)) return "double.PositiveInfinity";
+        if (double.IsNegativeInfinity(value)) return "double.NegativeInfinity";
+        if (double.IsNaN(value)) return "double.NaN";
         string s = value.ToString("R", CultureInfo.InvariantCulture);
         return s.IndexOfAny(['.', 'E', 'N', 'I']) >= 0 ? s : s + ".0";
     }

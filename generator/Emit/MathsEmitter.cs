@@ -16,6 +16,9 @@ internal static class MathsEmitter
             "using OpMath = global::MoeOpGen.OpMath;\nusing CompositeMath = global::MoeOpGen.Engines.CompositeMath;\nusing Tensor = global::TorchSharp.torch.Tensor;");
         string inputs = string.Join(", ", m.Inputs);
         string fx = $"f({inputs})";
+        // Min(a, a) and the like compare a value with itself, which C# warns about (CS1718) and a
+        // TreatWarningsAsErrors build would reject; the comparison is meant (it is false for NaN).
+        if (ComparesAValueWithItself(m)) w.Line("#pragma warning disable CS1718 // comparison made to the same variable").Line();
 
         w.Line("/// <remarks>");
         w.Line($"/// <para>MoeOpGen maths, stated by <c>Forward</c>: <c>{fx} = {Xml(m.Formula)}</c>.</para>");
@@ -123,6 +126,12 @@ internal static class MathsEmitter
         => string.Join(", ", m.Scalars.Select(s => $"{type} {s.Name}" + (defaults ? " = " + (type == "double" ? ExprPrinter.DoubleLiteral(s.DefaultValue) : ExprPrinter.FloatLiteral(s.DefaultValue)) : "")));
 
     internal static string Comma(string list) => list.Length == 0 ? "" : ", " + list;
+
+    private static bool ComparesAValueWithItself(OperatorModel m)
+        => new[] { m.Forward, m.Backward, m.ValueAndGradients }
+            .SelectMany(p => p.Temps.Concat(p.Outputs))
+            .SelectMany(a => Maths.Differentiator.TopologicalOrder(a.Value))
+            .Any(e => e is Maths.Cond c && c.Left.Equals(c.Right));
 
     internal static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

@@ -70,9 +70,10 @@ internal static class DerivativeRules
                 yield return (c.B!, Select(CompareOp.GreaterOrEqual, a, c.B!, Zero, g));
                 break;
             case Func.Clamp:                                                                          // passes on [lo, hi]
+                // The value is x < lo ? lo : x > hi ? hi : x, so hi gets g only where x ≥ lo (lo wins when lo > hi).
                 yield return (a, Select(CompareOp.Less, a, c.B!, Zero, Select(CompareOp.Greater, a, c.C!, Zero, g)));
                 yield return (c.B!, Select(CompareOp.Less, a, c.B!, g, Zero));
-                yield return (c.C!, Select(CompareOp.Greater, a, c.C!, g, Zero));
+                yield return (c.C!, Select(CompareOp.Less, a, c.B!, Zero, Select(CompareOp.Greater, a, c.C!, g, Zero)));
                 break;
         }
     }

@@ -26,6 +26,10 @@ internal abstract class Expr : IEquatable<Expr>
         => other is not null && (ReferenceEquals(this, other)
            || (GetType() == other.GetType() && GetHashCode() == other.GetHashCode() && SameFields(other)));
 
+    /// <summary>Nodes on the longest path to a leaf, fixed when the node is built (children first, so no recursion):
+    /// the parser bounds it, which bounds the recursion of everything downstream.</summary>
+    public abstract int Depth { get; }
+
     /// <summary>Field-wise equality with a node of the same type.</summary>
     protected abstract bool SameFields(Expr other);
 
@@ -46,6 +50,7 @@ internal abstract class Expr : IEquatable<Expr>
 internal sealed class Const(double value) : Expr
 {
     public double Value { get; } = value;
+    public override int Depth => 1;
     protected override bool SameFields(Expr other) => ((Const)other).Value.Equals(Value);
     protected override int ComputeHash() => Value.GetHashCode();
 }
@@ -58,6 +63,7 @@ internal sealed class Var(string name, VarKind kind) : Expr
 {
     public string Name { get; } = name;
     public VarKind Kind { get; } = kind;
+    public override int Depth => 1;
     protected override bool SameFields(Expr other) => ((Var)other).Name == Name && ((Var)other).Kind == Kind;
     protected override int ComputeHash() => Combine(StableHash(Name), (int)Kind);
 
@@ -80,6 +86,7 @@ internal sealed class Binary(BinaryOp op, Expr left, Expr right) : Expr
     public BinaryOp Op { get; } = op;
     public Expr Left { get; } = left;
     public Expr Right { get; } = right;
+    public override int Depth { get; } = 1 + Math.Max(left.Depth, right.Depth);
     protected override bool SameFields(Expr other)
         => other is Binary b && b.Op == Op && b.Left.Equals(Left) && b.Right.Equals(Right);
     protected override int ComputeHash() => Combine((int)Op + 1, Left.GetHashCode(), Right.GetHashCode());
@@ -88,6 +95,7 @@ internal sealed class Binary(BinaryOp op, Expr left, Expr right) : Expr
 internal sealed class Neg(Expr operand) : Expr
 {
     public Expr Operand { get; } = operand;
+    public override int Depth { get; } = 1 + operand.Depth;
     protected override bool SameFields(Expr other) => ((Neg)other).Operand.Equals(Operand);
     protected override int ComputeHash() => Combine(17, Operand.GetHashCode());
 }
@@ -102,6 +110,7 @@ internal sealed class Call(Func function, Expr a, Expr? b = null, Expr? c = null
     public Expr A { get; } = a;
     public Expr? B { get; } = b;
     public Expr? C { get; } = c;
+    public override int Depth { get; } = 1 + Math.Max(a.Depth, Math.Max(b?.Depth ?? 0, c?.Depth ?? 0));
     protected override bool SameFields(Expr other)
         => other is Call o && o.Function == Function && o.A.Equals(A) && Equals(o.B, B) && Equals(o.C, C);
     protected override int ComputeHash()
@@ -113,6 +122,7 @@ internal sealed class Pow(Expr @base, double exponent) : Expr
 {
     public Expr Base { get; } = @base;
     public double Exponent { get; } = exponent;
+    public override int Depth { get; } = 1 + @base.Depth;
     protected override bool SameFields(Expr other) => other is Pow p && p.Exponent.Equals(Exponent) && p.Base.Equals(Base);
     protected override int ComputeHash() => Combine(41, Base.GetHashCode(), Exponent.GetHashCode());
 }
@@ -127,6 +137,7 @@ internal sealed class Cond(CompareOp compare, Expr left, Expr right, Expr whenTr
     public Expr Right { get; } = right;
     public Expr WhenTrue { get; } = whenTrue;
     public Expr WhenFalse { get; } = whenFalse;
+    public override int Depth { get; } = 1 + Math.Max(Math.Max(left.Depth, right.Depth), Math.Max(whenTrue.Depth, whenFalse.Depth));
     protected override bool SameFields(Expr other)
         => other is Cond c && c.Compare == Compare && c.Left.Equals(Left) && c.Right.Equals(Right)
            && c.WhenTrue.Equals(WhenTrue) && c.WhenFalse.Equals(WhenFalse);

@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using MoeOpGen.Generator.Diagnostics;
@@ -11,8 +12,16 @@ internal sealed class CallParser(ForwardBodyParser body)
 {
     public Expr? Parse(InvocationExpressionSyntax invocation)
     {
-        if (body.Model.GetSymbolInfo(invocation).Symbol is not IMethodSymbol method)
+        var symbolInfo = body.Model.GetSymbolInfo(invocation);
+        if (symbolInfo.Symbol is not IMethodSymbol method)
         {
+            // A vocabulary function with the right number of arguments that does not bind has a bad argument:
+            // report what is wrong inside the argument rather than blame the function.
+            if (symbolInfo.CandidateReason == CandidateReason.OverloadResolutionFailure
+                && symbolInfo.CandidateSymbols.Any(c => c is IMethodSymbol m && m.Parameters.Length == invocation.ArgumentList.Arguments.Count
+                    && m.ContainingType.ToDisplayString() is "MoeOpGen.OpMath" or "System.MathF" or "System.Math")
+                && !invocation.ArgumentList.Arguments.All(a => body.ParseArgument(a.Expression) is not null))
+                return null;
             body.Report(DiagnosticDescriptors.UnsupportedCall, invocation, invocation.Expression.ToString());
             return null;
         }
@@ -55,7 +64,7 @@ internal sealed class CallParser(ForwardBodyParser body)
     private Expr? ParsePow(InvocationExpressionSyntax invocation, Microsoft.CodeAnalysis.SeparatedSyntaxList<ArgumentSyntax> args)
     {
         var exponent = body.Model.GetConstantValue(args[1].Expression);
-        if (!exponent.HasValue || exponent.Value is null || exponent.Value is bool or string)
+        if (!exponent.HasValue || exponent.Value is null || exponent.Value is bool or string or char)
         {
             body.Report(DiagnosticDescriptors.NonConstantExponent, args[1], args[1].ToString());
             return null;

@@ -17,8 +17,20 @@ namespace MoeOpGen.Generator.Parsing;
 /// </summary>
 internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary<string, Var> parameters)
 {
+    /// <summary>
+    /// The deepest expression accepted, in syntax and once locals are substituted. The parser and everything after
+    /// it (differentiation, printing) recurse once per level; a bound far beyond any activation (they are 5–30 deep)
+    /// keeps that recursion well inside the compiler's stack instead of crashing the build on a generated body.
+    /// </summary>
+    internal const int MaxDepth = 256;
+
     private readonly Dictionary<string, Expr> _locals = [];
     private readonly List<DiagnosticInfo> _diagnostics = [];
+    private int _nesting;
+    private bool _reportedTooDeep;
+
+    /// <summary>Locals whose initializer was rejected: their uses fail quietly, the initializer's diagnostic says why.</summary>
+    private readonly HashSet<string> _failedLocals = [];
 
     /// <summary>The user's locals with their values, in declaration order.</summary>
     public List<(string Name, Expr Value)> NamedLocals { get; } = [];
@@ -27,7 +39,7 @@ internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary
 
     public Expr? Parse(MethodDeclarationSyntax method)
     {
-        if (method.ExpressionBody is { } arrow) return Expression(arrow.Expression);
+        if (method.ExpressionBody is { } arrow) return Bounded(Expression(arrow.Expression), arrow.Expression);
         if (method.Body is null) return null;
 
         Expr? result = null;
@@ -40,8 +52,8 @@ internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary
                     foreach (var declarator in local.Declaration.Variables)
                     {
                         if (declarator.Initializer is null) { Report(DiagnosticDescriptors.UnsupportedSyntax, declarator, declarator.ToString(), "a local needs an initializer"); continue; }
-                        var value = Expression(declarator.Initializer.Value);
-                        if (value is null) continue;
+                        var value = Bounded(Expression(declarator.Initializer.Value), declarator.Initializer.Value);
+                        if (value is null) { _failedLocals.Add(declarator.Identifier.ValueText); continue; }
                         _locals[declarator.Identifier.ValueText] = value;
                         NamedLocals.Add((declarator.Identifier.ValueText, value));
                     }
@@ -49,17 +61,47 @@ internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary
                 case LocalDeclarationStatementSyntax:
                     break;                                              // const locals: their uses fold to constants
                 case ReturnStatementSyntax { Expression: { } returned }:
-                    result = Expression(returned);
+                    result = Bounded(Expression(returned), returned);
                     break;
                 default:
                     Report(DiagnosticDescriptors.UnsupportedSyntax, statement, Short(statement), "only 'var' locals and one final 'return' are allowed");
                     break;
             }
         }
+        // C# reports the missing return too (CS0161), but without this the operator would silently generate nothing.
+        if (result is null && _diagnostics.Count == 0)
+            Report(DiagnosticDescriptors.UnsupportedSyntax, method.Body, Short(method.Body), "the body must end with 'return <expression>;'");
         return result;
     }
 
+    /// <summary><paramref name="value"/>, or null with a diagnostic when locals made it deeper than <see cref="MaxDepth"/>.</summary>
+    private Expr? Bounded(Expr? value, ExpressionSyntax syntax)
+    {
+        if (value is null || value.Depth <= MaxDepth) return value;
+        Report(DiagnosticDescriptors.UnsupportedSyntax, syntax, Short(syntax), $"with its locals substituted it is {value.Depth} operations deep, more than {MaxDepth}");
+        return null;
+    }
+
     private Expr? Expression(ExpressionSyntax syntax)
+    {
+        if (_nesting >= MaxDepth)
+        {
+            if (!_reportedTooDeep) Report(DiagnosticDescriptors.UnsupportedSyntax, syntax, Short(syntax), $"it is nested more than {MaxDepth} levels deep");
+            _reportedTooDeep = true;
+            return null;
+        }
+        _nesting++;
+        try
+        {
+            return ExpressionCore(syntax);
+        }
+        finally
+        {
+            _nesting--;
+        }
+    }
+
+    private Expr? ExpressionCore(ExpressionSyntax syntax)
     {
         // Any numeric compile-time constant (literals, const fields, MathF.PI, 2f * 3f) is a literal.
         var constant = model.GetConstantValue(syntax);
@@ -95,6 +137,7 @@ internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary
         string name = id.Identifier.ValueText;
         if (_locals.TryGetValue(name, out var local)) return local;
         if (parameters.TryGetValue(name, out var parameter)) return parameter;
+        if (_failedLocals.Contains(name)) return null;
         Report(DiagnosticDescriptors.UnsupportedSyntax, id, name, "only Forward's parameters, its locals and constants can be read");
         return null;
     }
@@ -105,6 +148,12 @@ internal sealed class ForwardBodyParser(SemanticModel model, IReadOnlyDictionary
         if (kind is not (SyntaxKind.AddExpression or SyntaxKind.SubtractExpression or SyntaxKind.MultiplyExpression or SyntaxKind.DivideExpression))
         {
             Report(DiagnosticDescriptors.UnsupportedSyntax, binary, Short(binary), $"the operator '{binary.OperatorToken.Text}' is not in the vocabulary (+ - * / and ?: on a comparison)");
+            return null;
+        }
+        // C# computes int + - * / in integers (7 / 2 is 3, 46341 * 46341 overflows); the IR computes in float.
+        if (model.GetTypeInfo(binary).Type is { SpecialType: >= SpecialType.System_Char and <= SpecialType.System_Decimal } type)
+        {
+            Report(DiagnosticDescriptors.UnsupportedSyntax, binary, Short(binary), $"C# computes it in {type.ToDisplayString()}, not float; make an operand float (e.g. 2f)");
             return null;
         }
         var left = Expression(binary.Left);

@@ -17,10 +17,6 @@ namespace MoeOpGen.Generator.Parsing;
 /// </summary>
 internal static class OperatorParser
 {
-    /// <summary>Names the generated members use; a [Scalar] with one of these names would not compile.</summary>
-    private static readonly string[] ReservedScalarNames =
-        ["gate", "linear", "x", "grad", "dGate", "dLinear", "dX", "input", "weights", "bias", "clampValue", "fp8InputStore", "layout", "engine", "value"];
-
     /// <summary>Members the generator adds to the class.</summary>
     private static readonly string[] GeneratedMembers =
         ["Backward", "ForwardF64", "BackwardF64", "Apply", "Maths", "Function", "CudaSource"];
@@ -120,7 +116,7 @@ internal static class OperatorParser
                 continue;
             }
             if (!isScalar || !isFloat) { report(DiagnosticDescriptors.ScalarParameter, syntax, null, [p.Name, string.Join(", ", canonical)]); ok = false; continue; }
-            if (Array.IndexOf(ReservedScalarNames, p.Name) >= 0) { report(DiagnosticDescriptors.NameClash, syntax, syntax.Identifier, [p.Name, "a parameter of the generated code"]); ok = false; continue; }
+            if (!GeneratedNames.IsUsableScalarName(p.Name)) { report(DiagnosticDescriptors.NameClash, syntax, syntax.Identifier, [p.Name, "a name or keyword of the generated C# or CUDA code"]); ok = false; continue; }
             if (!p.HasExplicitDefaultValue || p.ExplicitDefaultValue is null) { report(DiagnosticDescriptors.ScalarNeedsDefault, syntax, syntax.Identifier, [p.Name]); ok = false; continue; }
             parameters[p.Name] = new Var(p.Name, VarKind.Scalar);
             scalars.Add(new ScalarParameter(p.Name, ForwardBodyParser.ToDouble(p.ExplicitDefaultValue)));
@@ -141,6 +137,8 @@ internal static class OperatorParser
         var taken = new HashSet<string>(inputs.Select(i => i.Name).Concat(scalars.Select(s => s.Name)).Concat(gradientNames).Concat(["grad", "value"]));
         var gradientOutputs = gradientNames.Zip(gradients, (n, g) => (n, g)).ToList();
 
+        // A local lends its name to a temporary only where that name works in every generated language.
+        locals = locals.Where(l => GeneratedNames.IsUsableLocalName(l.Name)).ToList();
         var forwardProgram = StraightLineProgram.Build([("value", value)], locals, taken);
         var backwardProgram = StraightLineProgram.Build(gradientOutputs, locals, taken);
         var fusedProgram = StraightLineProgram.Build([("value", value), .. gradientOutputs], locals, taken);
@@ -148,15 +146,30 @@ internal static class OperatorParser
         string? ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
         string hint = (ns is null ? "" : ns + ".") + type.MetadataName;
         string accessibility = type.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
-        string formula = Normalize(forward.ExpressionBody?.Expression.ToString() ?? forward.Body?.ToString() ?? "");
+        string formula = Normalize(WithoutComments(forward.ExpressionBody?.Expression ?? (SyntaxNode?)forward.Body));
         return new OperatorModel(ns, type.Name, hint, accessibility, kind, scalars.ToEquatableArray(), formula,
             forwardProgram, backwardProgram, fusedProgram);
+    }
+
+    /// <summary>
+    /// The body's text without comments and directives: the formula is printed in comments of the generated C#
+    /// and CUDA, inside the CUDA raw string, where a user's comment could end the string (<c>"""</c>) or continue
+    /// the CUDA comment onto the next line (a trailing <c>\</c>).
+    /// </summary>
+    private static string WithoutComments(SyntaxNode? body)
+    {
+        if (body is null) return "";
+        var trivia = body.DescendantTrivia(descendIntoTrivia: true)
+            .Where(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia)
+                || t.IsKind(SyntaxKind.SingleLineDocumentationCommentTrivia) || t.IsKind(SyntaxKind.MultiLineDocumentationCommentTrivia)
+                || t.IsDirective || t.IsKind(SyntaxKind.DisabledTextTrivia));
+        return body.ReplaceTrivia(trivia, (_, _) => SyntaxFactory.Space).ToString();
     }
 
     /// <summary>The Forward body on as few lines as it takes, for the comments of the generated code.</summary>
     private static string Normalize(string body)
     {
         var lines = body.Replace("\r", "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && l != "{" && l != "}");
-        return string.Join(" ", lines);
+        return string.Join(" ", lines.Select(l => string.Join(" ", l.Split([' '], StringSplitOptions.RemoveEmptyEntries))));
     }
 }

@@ -13,24 +13,24 @@ public static partial class MoeUtils
     /// <param name="alpha">The sigmoid's scale, passed to the kernel as a float.</param>
     /// <remarks>Calls <see cref="QuickGeluOperator.Apply"/>.</remarks>
     public static Tensor QuickGelu(Tensor y, double alpha = 1.702)
-        => QuickGeluOperator.Apply(Contiguous(y, nameof(y)), (float)alpha);
+        => Named(nameof(y), null, () => QuickGeluOperator.Apply(Contiguous(y, nameof(y)), (float)alpha));
 
     /// <summary>Reference <c>quick_geglu(y, linear_offset)</c>: <c>quick_gelu(a) · (b + ℓ)</c>, <c>[N, 2H]</c> → <c>[N, H]</c>. Differentiable.</summary>
     /// <param name="y">The pre-activation <c>[N, 2H]</c>.</param>
     /// <param name="linearOffset">ℓ, a float scalar.</param>
     /// <remarks>Calls <see cref="QuickGeGlu.Apply"/> with α = 1.702.</remarks>
     public static Tensor QuickGeglu(Tensor y, double linearOffset = 0.0)
-        => QuickGeGlu.Apply(Contiguous(y, nameof(y)), alpha: ReferenceAlpha, linearOffset: (float)linearOffset);
+        => Named(nameof(y), null, () => QuickGeGlu.Apply(Contiguous(y, nameof(y)), alpha: ReferenceAlpha, linearOffset: (float)linearOffset));
 
     /// <summary>Reference <c>weighted_quick_geglu(y, weights, linear_offset)</c>: <c>quick_geglu(y, ℓ) · w</c> in y's dtype. Differentiable.</summary>
     /// <remarks>Calls <see cref="QuickGeGlu.Apply"/> with the weights and α = 1.702.</remarks>
     public static Tensor WeightedQuickGeglu(Tensor y, Tensor weights, double linearOffset = 0.0)
-        => QuickGeGlu.Apply(Contiguous(y, nameof(y)), weights, alpha: ReferenceAlpha, linearOffset: (float)linearOffset);
+        => Named(nameof(y), null, () => QuickGeGlu.Apply(Contiguous(y, nameof(y)), weights, alpha: ReferenceAlpha, linearOffset: (float)linearOffset));
 
     /// <summary>Reference <c>quick_geglu_back(g, y, linear_offset)</c>: the input gradient <c>cat(da, db)</c>, <c>[N, 2H]</c>, in y's dtype.</summary>
     /// <remarks>Calls <see cref="QuickGeGlu.Backward(Tensor, Tensor, Tensor, Tensor, float, float, double?, GateLayout, Engines.Engine)"/> with α = 1.702; <paramref name="g"/> must have y's dtype.</remarks>
     public static Tensor QuickGegluBack(Tensor g, Tensor y, double linearOffset = 0.0)
-        => QuickGeGlu.Backward(g, Contiguous(y, nameof(y)), alpha: ReferenceAlpha, linearOffset: (float)linearOffset).InputGrad;
+        => Named(nameof(y), nameof(g), () => QuickGeGlu.Backward(g, Contiguous(y, nameof(y)), alpha: ReferenceAlpha, linearOffset: (float)linearOffset).InputGrad);
 
     /// <summary>
     /// Reference <c>weighted_quick_geglu_back(g, y, weights, linear_offset)</c>: the input gradient <c>[N, 2H]</c> in
@@ -39,7 +39,7 @@ public static partial class MoeUtils
     /// <remarks>Calls <see cref="QuickGeGlu.Backward(Tensor, Tensor, Tensor, Tensor, float, float, double?, GateLayout, Engines.Engine)"/> with the weights and α = 1.702.</remarks>
     public static (Tensor InputGrad, Tensor WeightsGrad) WeightedQuickGegluBack(Tensor g, Tensor y, Tensor weights, double linearOffset = 0.0)
     {
-        var (inputGrad, weightsGrad, _) = QuickGeGlu.Backward(g, Contiguous(y, nameof(y)), weights, alpha: ReferenceAlpha, linearOffset: (float)linearOffset);
+        var (inputGrad, weightsGrad, _) = Named(nameof(y), nameof(g), () => QuickGeGlu.Backward(g, Contiguous(y, nameof(y)), weights, alpha: ReferenceAlpha, linearOffset: (float)linearOffset));
         return (inputGrad, WeightsGrad(weightsGrad));
     }
 
@@ -50,7 +50,7 @@ public static partial class MoeUtils
     /// <param name="linearOffset">ℓ, a float scalar.</param>
     /// <remarks>Calls <see cref="QuickGeGlu.Apply"/> with the weights, the bias and α = 1.702.</remarks>
     public static Tensor WeightedBiasQuickGeglu(Tensor y, Tensor bias, Tensor weights, double linearOffset = 0.0)
-        => QuickGeGlu.Apply(Contiguous(y, nameof(y)), weights, Contiguous(bias, nameof(bias)), alpha: ReferenceAlpha, linearOffset: (float)linearOffset);
+        => Named(nameof(y), null, () => QuickGeGlu.Apply(Contiguous(y, nameof(y)), weights, Contiguous(bias, nameof(bias)), alpha: ReferenceAlpha, linearOffset: (float)linearOffset));
 
     /// <summary>
     /// Reference <c>weighted_bias_quick_geglu_back(g, y, bias, weights, linear_offset)</c>: the gradients of y
@@ -65,8 +65,8 @@ public static partial class MoeUtils
     public static (Tensor InputGrad, Tensor BiasGrad, Tensor WeightsGrad) WeightedBiasQuickGegluBack(
         Tensor g, Tensor y, Tensor bias, Tensor weights, double linearOffset = 0.0)
     {
-        var (inputGrad, weightsGrad, biasGrad) = QuickGeGlu.Backward(
-            g, Contiguous(y, nameof(y)), weights, Contiguous(bias, nameof(bias)), alpha: ReferenceAlpha, linearOffset: (float)linearOffset);
+        var (inputGrad, weightsGrad, biasGrad) = Named(nameof(y), nameof(g), () => QuickGeGlu.Backward(
+            g, Contiguous(y, nameof(y)), weights, Contiguous(bias, nameof(bias)), alpha: ReferenceAlpha, linearOffset: (float)linearOffset));
         return (inputGrad,
             biasGrad ?? throw new System.InvalidOperationException("The generated backward returned no bias gradient although a bias was given."),
             WeightsGrad(weightsGrad));

@@ -7,15 +7,15 @@ public static partial class MoeUtils
 {
     /// <summary>Reference <c>swiglu(y)</c>: <c>silu(a) · b</c>, <c>[N, 2H]</c> → <c>[N, H]</c>. Differentiable.</summary>
     /// <remarks>Calls <see cref="SwiGlu.Apply"/>.</remarks>
-    public static Tensor Swiglu(Tensor y) => SwiGlu.Apply(Contiguous(y, nameof(y)));
+    public static Tensor Swiglu(Tensor y) => Named(nameof(y), null, () => SwiGlu.Apply(Contiguous(y, nameof(y))));
 
     /// <summary>Reference <c>weighted_swiglu(y, weights)</c>: <c>silu(a) · b · w</c> in y's dtype, <c>w [N, 1]</c>. Differentiable.</summary>
     /// <remarks>Calls <see cref="SwiGlu.Apply"/> with the weights; fp32 arithmetic, one rounding to y's dtype.</remarks>
-    public static Tensor WeightedSwiglu(Tensor y, Tensor weights) => SwiGlu.Apply(Contiguous(y, nameof(y)), weights);
+    public static Tensor WeightedSwiglu(Tensor y, Tensor weights) => Named(nameof(y), null, () => SwiGlu.Apply(Contiguous(y, nameof(y)), weights));
 
     /// <summary>Reference <c>swiglu_back(g, y)</c>: the input gradient <c>cat(da, db)</c>, <c>[N, 2H]</c>, in y's dtype.</summary>
     /// <remarks>Calls <see cref="SwiGlu.Backward(Tensor, Tensor, Tensor, Tensor, double?, GateLayout, Engines.Engine)"/>; <paramref name="g"/> must have y's dtype.</remarks>
-    public static Tensor SwigluBack(Tensor g, Tensor y) => SwiGlu.Backward(g, Contiguous(y, nameof(y))).InputGrad;
+    public static Tensor SwigluBack(Tensor g, Tensor y) => Named(nameof(y), nameof(g), () => SwiGlu.Backward(g, Contiguous(y, nameof(y))).InputGrad);
 
     /// <summary>
     /// Reference <c>weighted_swiglu_back(g, y, weights)</c>: the input gradient <c>[N, 2H]</c> in y's dtype and the
@@ -24,7 +24,7 @@ public static partial class MoeUtils
     /// <remarks>Calls <see cref="SwiGlu.Backward(Tensor, Tensor, Tensor, Tensor, double?, GateLayout, Engines.Engine)"/> with the weights.</remarks>
     public static (Tensor InputGrad, Tensor WeightsGrad) WeightedSwigluBack(Tensor g, Tensor y, Tensor weights)
     {
-        var (inputGrad, weightsGrad, _) = SwiGlu.Backward(g, Contiguous(y, nameof(y)), weights);
+        var (inputGrad, weightsGrad, _) = Named(nameof(y), nameof(g), () => SwiGlu.Backward(g, Contiguous(y, nameof(y)), weights));
         return (inputGrad, WeightsGrad(weightsGrad));
     }
 

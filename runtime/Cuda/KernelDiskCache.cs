@@ -24,9 +24,27 @@ internal sealed class KernelDiskCache
     /// <param name="warn">Receives the one warning about an unusable directory.</param>
     public KernelDiskCache(string? directory, Action<string> warn)
     {
-        Directory = string.IsNullOrWhiteSpace(directory) ? null : Path.GetFullPath(directory);
         _warn = warn;
+        try
+        {
+            Directory = string.IsNullOrWhiteSpace(directory) ? null : Path.GetFullPath(directory);
+        }
+        catch (Exception e) when (IsFileSystemFailure(e))
+        {
+            // A malformed MOEOPGEN_CACHE_DIR (a NUL character, say) must not break the first kernel launch.
+            _writesDisabled = 1;
+            warn($"MoeOpGen: '{directory}' cannot be the CUDA kernel cache directory ({e.GetType().Name}: {e.Message}); kernels are kept in memory only. "
+                + $"Set {DirectoryVariable} to a writable directory to keep them.");
+        }
     }
+
+    /// <summary>
+    /// What the file system may throw: I/O and permission errors, and ArgumentException, which .NET uses for a
+    /// path it cannot use and for EFBIG (a write beyond the file-size limit is "file length too large",
+    /// ArgumentOutOfRangeException). The disk cache is an optimisation, so none of these may fail a launch.
+    /// </summary>
+    private static bool IsFileSystemFailure(Exception e)
+        => e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException or System.Security.SecurityException;
 
     /// <summary>The cache directory, or null when the cache is memory-only from the start.</summary>
     public string? Directory { get; }
@@ -72,7 +90,7 @@ internal sealed class KernelDiskCache
         {
             return null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (IsFileSystemFailure(e))
         {
             rejection = "unreadable: " + e.Message;
             return null;
@@ -93,7 +111,7 @@ internal sealed class KernelDiskCache
             File.WriteAllBytes(temporary, KernelCacheEntry.Serialize(keyHex, kernel));
             File.Move(temporary, path, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        catch (Exception e) when (IsFileSystemFailure(e))
         {
             TryDelete(temporary);
             if (Interlocked.Exchange(ref _writesDisabled, 1) == 0)
@@ -109,7 +127,7 @@ internal sealed class KernelDiskCache
         {
             File.Delete(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (IsFileSystemFailure(e))
         {
             // Nothing more to do: a leftover temporary file is never read as an entry.
         }

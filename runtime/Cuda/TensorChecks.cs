@@ -19,6 +19,15 @@ public static class TensorChecks
             throw new ArgumentException($"{name} must be a CUDA tensor, but it is on {tensor.device}.", name);
     }
 
+    /// <summary>Requires <paramref name="tensor"/> to be on the CPU or a CUDA device, the devices with kernels: any
+    /// other (meta, MPS, …) has no data the fused kernels could read.</summary>
+    public static void RequireCpuOrCuda(torch.Tensor tensor, string name)
+    {
+        ArgumentNullException.ThrowIfNull(tensor, name);
+        if (tensor.device_type is not (DeviceType.CPU or DeviceType.CUDA))
+            throw new ArgumentException($"{name} is on {tensor.device}; MoeOpGen's operators run on the CPU or a CUDA device.", name);
+    }
+
     /// <summary>Requires <paramref name="tensor"/> to be on the same device as <paramref name="reference"/>.</summary>
     public static void RequireSameDevice(torch.Tensor tensor, torch.Tensor reference, string name, string referenceName)
     {

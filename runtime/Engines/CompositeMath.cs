@@ -15,6 +15,10 @@ public static class CompositeMath
     public static Tensor Where(Tensor condition, float whenTrue, Tensor whenFalse) => torch.where(condition, torch.full_like(whenFalse, whenTrue), whenFalse);
     public static Tensor Where(Tensor condition, float whenTrue, float whenFalse)
         => torch.where(condition, torch.tensor(whenTrue, device: condition.device), torch.tensor(whenFalse, device: condition.device));
+    // A ?: whose comparison reads only scalars picks one branch for the whole tensor (a new handle, never the argument itself).
+    public static Tensor Where(bool condition, Tensor whenTrue, Tensor whenFalse) => condition ? whenTrue.alias() : whenFalse.alias();
+    public static Tensor Where(bool condition, Tensor whenTrue, float whenFalse) => condition ? whenTrue.alias() : torch.full_like(whenTrue, whenFalse);
+    public static Tensor Where(bool condition, float whenTrue, Tensor whenFalse) => condition ? torch.full_like(whenFalse, whenTrue) : whenFalse.alias();
 
     public static Tensor Less(Tensor a, Tensor b) => a.lt(b);
     public static Tensor Less(Tensor a, float b) => a.lt(b);
@@ -41,6 +45,8 @@ public static class CompositeMath
     public static Tensor Clamp(Tensor x, Tensor lo, float hi) => Where(Less(x, lo), lo, Where(Greater(x, hi), hi, x));
     public static Tensor Clamp(Tensor x, float lo, Tensor hi) => Where(Less(x, lo), lo, Where(Greater(x, hi), hi, x));
     public static Tensor Clamp(float x, Tensor lo, Tensor hi) => Where(Less(x, lo), lo, Where(Greater(x, hi), hi, torch.full_like(lo, x)));
+    public static Tensor Clamp(float x, Tensor lo, float hi) => Where(Less(x, lo), lo, x > hi ? hi : x);
+    public static Tensor Clamp(float x, float lo, Tensor hi) => x < lo ? torch.full_like(hi, lo) : Where(Greater(x, hi), hi, x);
 #pragma warning restore CS1591
 
     /// <summary>A constant result as a tensor shaped like <paramref name="like"/> (e.g. a zero derivative).</summary>

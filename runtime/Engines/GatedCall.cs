@@ -15,6 +15,7 @@ internal readonly record struct GatedCall(long Rows, long Hidden, long[] OutputS
     public static GatedCall Validate(Tensor input, Tensor? weights, Tensor? bias, GatedOptions options)
     {
         ArgumentNullException.ThrowIfNull(input);
+        TensorChecks.RequireCpuOrCuda(input, nameof(input));
         TensorChecks.RequireFloating(input, nameof(input));
         if (input.dim() < 1 || input.shape[^1] < 2 || input.shape[^1] % 2 != 0)
             throw new ArgumentException($"The last dimension of input must be a positive even number 2H (gate and linear parts); the shape is [{string.Join(", ", input.shape)}].", nameof(input));

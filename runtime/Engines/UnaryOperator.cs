@@ -55,6 +55,7 @@ public static class UnaryOperator<TM> where TM : struct, IUnaryMaths
     internal static void Validate(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        TensorChecks.RequireCpuOrCuda(input, nameof(input));
         TensorChecks.RequireFloating(input, nameof(input));
         TensorChecks.RequireContiguous(input, nameof(input));
     }

@@ -29,6 +29,14 @@ internal sealed class GeneratedAssembly : IDisposable
         Assembly = _context.LoadFromStream(image);
     }
 
+    /// <summary>Loads an image emitted elsewhere (when the caller needs the emit's diagnostics itself).</summary>
+    public GeneratedAssembly(MemoryStream image, string name)
+    {
+        image.Position = 0;
+        _context = new AssemblyLoadContext("generated-" + name, isCollectible: true);
+        Assembly = _context.LoadFromStream(image);
+    }
+
     /// <summary>
     /// A static method of the operator class whose first parameter is a <paramref name="firstParameter"/>: the scalar
     /// maths (float or double) rather than the tensor overloads of the same name.
