@@ -12,7 +12,6 @@ namespace MoeOpGen.Engines;
 /// </summary>
 internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
 {
-    /// <summary>The forward kernels are compiled for this block size (<c>__launch_bounds__(256, 6)</c>).</summary>
     private const uint ForwardBlock = 256;
 
     public static void Forward(TM maths, GatedCall call, Tensor input, Tensor? weights, Tensor? bias, Tensor output, Tensor? x8)

@@ -122,9 +122,6 @@ __device__ __forceinline__ void mog_load_fp8_pair(const unsigned char* __restric
     }
 }
 
-// Forward entry points are declared __launch_bounds__(256, 6): blocks of 256 threads (the launcher's block) and
-// registers capped so that 6 blocks fit on a multiprocessor (at most 40 per thread; unconstrained, ptxas used 48
-// for bf16 SwiGLU, which fits 5): more resident warps keep more loads in flight in this memory-bound loop.
 template <typename T, bool W, bool B, bool C, bool F8>
 __device__ __forceinline__ void mog_gated_forward(
     const T* __restrict__ x, const float* __restrict__ w, const T* __restrict__ bias, T* __restrict__ out,

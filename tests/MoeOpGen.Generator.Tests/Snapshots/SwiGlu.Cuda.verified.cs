@@ -243,9 +243,6 @@ partial class SwiGlu
             }
         }
 
-        // Forward entry points are declared __launch_bounds__(256, 6): blocks of 256 threads (the launcher's block) and
-        // registers capped so that 6 blocks fit on a multiprocessor (at most 40 per thread; unconstrained, ptxas used 48
-        // for bf16 SwiGLU, which fits 5): more resident warps keep more loads in flight in this memory-bound loop.
         template <typename T, bool W, bool B, bool C, bool F8>
         __device__ __forceinline__ void mog_gated_forward(
             const T* __restrict__ x, const float* __restrict__ w, const T* __restrict__ bias, T* __restrict__ out,
@@ -395,67 +392,67 @@ partial class SwiGlu
         // Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).
         // ---- Entry points: <op>_<fwd|bwd>_<dtype>[_<w><b><c><f>], <op>_reduce_bias_<dtype> ----
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_w)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_w(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_w(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_b)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_b(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_b(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wb)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_wb(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_wb(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_c)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_c(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_c(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_wc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_wc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_bc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_bc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_wbc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_wbc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_f)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_f(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_f(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, false, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_wf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_wf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_bf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_bf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, false, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_wbf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_wbf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_cf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_cf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_cf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, false, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_wcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_wcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_bcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_bcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, false, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f32_wbcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f32_wbcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<float, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_bwd_f32)
@@ -527,67 +524,67 @@ partial class SwiGlu
         { mog_reduce_bias<float>(partial, dbias, parts, h, interleaved); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_w)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_w(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_w(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_b)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_b(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_b(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wb)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_wb(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_wb(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_c)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_c(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_c(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_wc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_wc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_bc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_bc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_wbc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_wbc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_f)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_f(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_f(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, false, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_wf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_wf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_bf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_bf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, false, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_wbf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_wbf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_cf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_cf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_cf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, false, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_wcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_wcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_bcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_bcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, false, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_f16_wbcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_f16_wbcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_f16, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_bwd_f16)
@@ -659,67 +656,67 @@ partial class SwiGlu
         { mog_reduce_bias<mog_f16>(partial, dbias, parts, h, interleaved); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_w)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_w(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_w(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_b)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_b(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_b(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wb)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_wb(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_wb(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_c)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_c(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_c(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_wc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_wc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_bc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_bc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbc)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_wbc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_wbc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_f)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_f(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_f(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, false, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_wf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_wf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_bf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_bf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, false, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_wbf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_wbf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_cf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_cf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_cf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, false, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_wcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_wcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_bcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_bcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, false, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbcf)
-        extern "C" __global__ void __launch_bounds__(256, 6) swiglu_fwd_bf16_wbcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+        extern "C" __global__ void swiglu_fwd_bf16_wbcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
         { mog_gated_forward<mog_bf16, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
         #endif
         #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_bwd_bf16)
