@@ -59,6 +59,7 @@ public class VectorMathTests
             if (dExact > worstExact) (worstExact, worstExactAt) = (dExact, x);
             if (dScalar > worstScalar) (worstScalar, worstScalarAt) = (dScalar, x);
         }
+        TestContext.Current.TestOutputHelper?.WriteLine($"{name}: worst {worstExact} ulp from the correctly rounded result (x = {worstExactAt:R}), {worstScalar} from OpMath (x = {worstScalarAt:R}), {inputs.Length} inputs");
         Assert.True(worstExact <= maxUlps, $"{name}: {worstExact} ulp from the correctly rounded result at x = {worstExactAt:R}");
         Assert.True(worstScalar <= maxUlps + 1, $"{name}: {worstScalar} ulp from OpMath at x = {worstScalarAt:R}");
     }
