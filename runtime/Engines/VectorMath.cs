@@ -36,6 +36,9 @@ public static class VectorMath
     /// <summary>1.5·2²³: adding and subtracting it rounds a float of magnitude below 2²² to the nearest integer.</summary>
     private const float RoundingShifter = 12582912f;
 
+    /// <summary>The bits of <see cref="RoundingShifter"/>: y + 1.5·2²³ holds round(y) in its low mantissa bits.</summary>
+    private const int RoundingShifterBits = 0x4B400000;
+
     /// <summary>eˣ.</summary>
     /// <remarks>
     /// x = n·ln 2 + r with n = round(x / ln 2), |r| ≤ ln2/2; eʳ by its Taylor series to r⁸/8! (truncation below
@@ -46,10 +49,9 @@ public static class VectorMath
     public static Vector256<float> Exp(Vector256<float> x)
     {
         var limited = Vector256.Min(Vector256.Max(x, Vector256.Create(-104f)), Vector256.Create(89f));
-        var n = MulAdd(limited, Vector256.Create(Log2E), Vector256.Create(RoundingShifter)) - Vector256.Create(RoundingShifter);
+        var (n, k) = RoundToInteger(limited * Log2E);
         var r = MulAdd(n, Vector256.Create(-Ln2Lo), MulAdd(n, Vector256.Create(-Ln2Hi), limited));
         var p = Vector256<float>.One + ExpM1Reduced(r);
-        var k = Vector256.ConvertToInt32(n);
         var half = Vector256.ShiftRightArithmetic(k, 1);
         var result = p * PowerOfTwo(half) * PowerOfTwo(k - half);
         return KeepNaN(x, result);
@@ -206,9 +208,9 @@ public static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ExpM1(Vector256<float> x)
     {
-        var n = MulAdd(x, Vector256.Create(Log2E), Vector256.Create(RoundingShifter)) - Vector256.Create(RoundingShifter);
+        var (n, k) = RoundToInteger(x * Log2E);
         var r = MulAdd(n, Vector256.Create(-Ln2Lo), MulAdd(n, Vector256.Create(-Ln2Hi), x));
-        var scale = PowerOfTwo(Vector256.ConvertToInt32(n));
+        var scale = PowerOfTwo(k);
         return MulAdd(scale, ExpM1Reduced(r), scale - Vector256<float>.One);
     }
 
@@ -223,6 +225,14 @@ public static class VectorMath
         p = MulAdd(p, r, Vector256.Create(1f / 6));
         p = MulAdd(p, r, Vector256.Create(0.5f));
         return MulAdd(r * r, p, r);
+    }
+
+    /// <summary>round(y) as a float and as an integer, for |y| &lt; 2²² (no float-to-int conversion needed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> Float, Vector256<int> Integer) RoundToInteger(Vector256<float> y)
+    {
+        var shifted = y + Vector256.Create(RoundingShifter);
+        return (shifted - Vector256.Create(RoundingShifter), shifted.AsInt32() - Vector256.Create(RoundingShifterBits));
     }
 
     /// <summary>2ᵏ for integers k in [−126, 127], built in the exponent field.</summary>
