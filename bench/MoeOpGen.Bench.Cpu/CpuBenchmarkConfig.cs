@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace MoeOpGen.Bench.Cpu;
@@ -22,5 +23,6 @@ public sealed class CpuBenchmarkConfig : ManualConfig
         AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams);
         AddColumn(CategoriesColumn.Default);
         HideColumns(Column.Job, Column.Toolchain, Column.LaunchCount, Column.WarmupCount, Column.IterationCount);
+        WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(30));   // QuickGeGluWeightsBiasClamp unabridged
     }
 }
