@@ -84,12 +84,36 @@ internal readonly unsafe struct Bf16Element : IVectorElement<ushort>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreVector(Vector256<float> value, ushort* destination)
     {
+        var bits = Round(value);
+        Vector128.Narrow(bits.GetLower(), bits.GetUpper()).Store(destination);
+    }
+
+    /// <summary>
+    /// Eight interleaved (gate, linear) pairs: each 32-bit word holds one pair, the gate in its low half (x64 is
+    /// little-endian), so the fp32 gate is the word shifted up and the fp32 linear is the word's high half — no
+    /// permutes, unlike the other storage types' interleaved loads.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector256<float> Gate, Vector256<float> Linear) LoadPairs(ushort* source)
+    {
+        var words = Vector256.Load((uint*)source);
+        return (Vector256.ShiftLeft(words, 16).AsSingle(), (words & Vector256.Create(0xffff0000u)).AsSingle());
+    }
+
+    /// <summary>The inverse of <see cref="LoadPairs"/>: eight rounded (gate, linear) pairs as eight 32-bit words.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePairs(Vector256<float> gate, Vector256<float> linear, ushort* destination)
+        => (Round(gate) | Vector256.ShiftLeft(Round(linear), 16)).Store((uint*)destination);
+
+    /// <summary>The bf16 bits of <see cref="Store(float)"/> in the low half of each lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Round(Vector256<float> value)
+    {
         var u = value.AsUInt32();
         var nan = Vector256.GreaterThan((u & Vector256.Create(0x7fffffffu)).AsInt32(), Vector256.Create(0x7f800000)).AsUInt32();
         var rounded = Vector256.ShiftRightLogical(u + Vector256.Create(0x7fffu) + (Vector256.ShiftRightLogical(u, 16) & Vector256<uint>.One), 16);
         var quiet = Vector256.ShiftRightLogical(u, 16) | Vector256.Create(0x40u);
-        var bits = Vector256.ConditionalSelect(nan, quiet, rounded);
-        Vector128.Narrow(bits.GetLower(), bits.GetUpper()).Store(destination);
+        return Vector256.ConditionalSelect(nan, quiet, rounded);
     }
 }
 

@@ -22,7 +22,8 @@ namespace MoeOpGen.Engines;
 /// for fp64, for the FP8 input store (its encoding is scalar), where <see cref="Vector256.IsHardwareAccelerated"/>
 /// is false (no AVX2), and when a caller asks for it (the tests compare both paths).</para>
 /// <para>The interleaved layout is read as 16 consecutive elements and split into gate and linear lanes by two
-/// permutes (and joined back the same way), so it vectorises like the halves layout.</para>
+/// permutes (and joined back the same way), so it vectorises like the halves layout; bf16 needs no permutes (each
+/// 32-bit word is one pair, see <see cref="Bf16Element.LoadPairs"/>).</para>
 /// </remarks>
 internal static unsafe class GatedCpuKernel<TM> where TM : struct, IGatedMaths
 {
@@ -307,6 +308,7 @@ internal static unsafe class GatedCpuKernel<TM> where TM : struct, IGatedMaths
         where TS : unmanaged where TE : struct, IVectorElement<TS>
     {
         if (!interleaved) return (TE.LoadVector(row + j), TE.LoadVector(row + h + j));
+        if (typeof(TE) == typeof(Bf16Element)) return Bf16Element.LoadPairs((ushort*)(row + 2 * j));   // folded by the JIT
         // [g0 l0 g1 l1 g2 l2 g3 l3] → [g0 g1 g2 g3 l0 l1 l2 l3], likewise for the next eight, then halves joined.
         var evensFirst = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
         var low = Vector256.Shuffle(TE.LoadVector(row + 2 * j), evensFirst);
@@ -323,6 +325,11 @@ internal static unsafe class GatedCpuKernel<TM> where TM : struct, IGatedMaths
         {
             TE.StoreVector(gate, row + j);
             TE.StoreVector(linear, row + h + j);
+            return;
+        }
+        if (typeof(TE) == typeof(Bf16Element))
+        {
+            Bf16Element.StorePairs(gate, linear, (ushort*)(row + 2 * j));
             return;
         }
         // [g0 g1 g2 g3 l0 l1 l2 l3] → [g0 l0 g1 l1 g2 l2 g3 l3], likewise for lanes 4…7.
