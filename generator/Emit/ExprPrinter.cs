@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using MoeOpGen.Generator.Maths;
 
 namespace MoeOpGen.Generator.Emit;
@@ -15,6 +16,11 @@ internal enum Target
     Cuda,
     /// <summary>TorchSharp tensor operations: the composite engine.</summary>
     Tensor,
+    /// <summary>
+    /// C# on eight fp32 lanes (<c>Vector256&lt;float&gt;</c> operators and <c>VectorMath</c>): the fused CPU kernel's
+    /// vector loop. Same operations in the same order as <see cref="CSharpFloat"/>; scalar operands are broadcast.
+    /// </summary>
+    CSharpVector,
 }
 
 /// <summary>
@@ -22,9 +28,15 @@ internal enum Target
 /// order (a right operand of equal precedence is always parenthesised: floating-point addition is not associative).
 /// Literals are printed in invariant culture with round-trip precision.
 /// </summary>
-internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = null)
+/// <param name="target">The language.</param>
+/// <param name="perElement">
+/// Whether a subexpression varies per element (depends on an input or the gradient): in tensor and vector code it
+/// is then a tensor or a vector, and the rest (literals, [Scalar]s) stays a plain float.
+/// </param>
+internal sealed class ExprPrinter(Target target, Func<Expr, bool>? perElement = null)
 {
-    private readonly Func<Expr, bool> _isTensor = isTensor ?? (_ => false);
+    private readonly Func<Expr, bool> _isTensor = target == Target.Tensor && perElement is not null ? perElement : _ => false;
+    private readonly Func<Expr, bool> _isVector = target == Target.CSharpVector && perElement is not null ? perElement : _ => false;
 
     /// <summary>Prints the scalar (non-tensor) parts of tensor code: they are ordinary float C#.</summary>
     private ExprPrinter? _scalarPrinter;
@@ -62,6 +74,14 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
             BinaryOp.Mul => ("*", 2),
             _ => ("/", 2),
         };
+        if (_isVector(b))
+        {
+            // Vector256<float> has float × vector, vector × float and vector / float operators; + and − need a broadcast.
+            bool mixedOk = b.Op == BinaryOp.Mul || (b.Op == BinaryOp.Div && _isVector(b.Left));
+            string left = mixedOk ? Print(b.Left, precedence) : Lanes(b.Left, precedence);
+            string right = mixedOk ? Print(b.Right, precedence + 1) : Lanes(b.Right, precedence + 1);
+            return (left + " " + op + " " + right, precedence);
+        }
         return (Operand(b.Left, precedence) + " " + op + " " + Operand(b.Right, precedence + 1), precedence);
 
         // Only a constant operand of a tensor operator may stay a double (TorchSharp rounds it to the tensor's
@@ -72,11 +92,16 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
 
     private static string Parenthesize(string text, int precedence, int parentPrecedence) => precedence < parentPrecedence ? "(" + text + ")" : text;
 
+    /// <summary>A vector operand: a per-element expression as is, anything else broadcast to every lane.</summary>
+    private string Lanes(Expr e, int parentPrecedence = 0)
+        => _isVector(e) ? Print(e, parentPrecedence) : $"Vector256.Create({Print(e)})";
+
     private string FormatPow(Pow p)
     {
         // Each operand is printed once: printing it twice doubles the work at every nesting level.
         string n = Literal(p.Exponent);
         if (target == Target.Tensor && _isTensor(p.Base)) return $"{Print(p.Base, 4)}.pow({n})";
+        if (target == Target.CSharpVector && _isVector(p.Base)) return $"VectorMath.Pow({Print(p.Base)}, {n})";
         string x = Print(p.Base);
         return target == Target.Cuda ? $"powf({x}, {n})" : $"OpMath.Pow({x}, {n})";
     }
@@ -86,6 +111,12 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
         // Each operand is printed once: printing it twice doubles the work at every nesting level.
         if (target == Target.Tensor && _isTensor(c) && c.Function is not (Func.Min or Func.Max or Func.Clamp))
             return $"{Print(c.A, 4)}.{c.Function.ToString().ToLowerInvariant()}()";
+        if (_isVector(c))
+        {
+            // Min, Max and Clamp may mix vectors and scalars: every argument becomes a vector.
+            string args = string.Join(", ", new[] { c.A, c.B, c.C }.Where(arg => arg is not null).Select(arg => Lanes(arg!)));
+            return $"VectorMath.{c.Function}({args})";
+        }
         string a = Print(c.A), b = c.B is null ? "" : ", " + Print(c.B), cc = c.C is null ? "" : ", " + Print(c.C);
         if (target == Target.Cuda)
         {
@@ -118,6 +149,16 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? isTensor = nu
                 ? $"CompositeMath.{c.Compare}({Print(c.Left)}, {Print(c.Right)})"
                 : $"{Print(c.Left, 1)} {op} {Print(c.Right, 1)}";
             return ($"CompositeMath.Where({condition}, {Print(c.WhenTrue)}, {Print(c.WhenFalse)})", 4);
+        }
+        if (_isVector(c))
+        {
+            // Both branches are evaluated and one is picked per lane: the same value as the scalar ?: (a NaN
+            // comparison is false in both), and a branch's own infinities or NaNs are dropped where not picked.
+            string compare = c.Compare switch
+            {
+                CompareOp.Less => "LessThan", CompareOp.LessOrEqual => "LessThanOrEqual", CompareOp.Greater => "GreaterThan", _ => "GreaterThanOrEqual",
+            };
+            return ($"Vector256.ConditionalSelect(Vector256.{compare}({Lanes(c.Left)}, {Lanes(c.Right)}), {Lanes(c.WhenTrue)}, {Lanes(c.WhenFalse)})", 4);
         }
         return ($"{Print(c.Left, 1)} {op} {Print(c.Right, 1)} ? {Print(c.WhenTrue, 1)} : {Print(c.WhenFalse, 1)}", 0);
     }

@@ -13,7 +13,7 @@ internal static class MathsEmitter
     public static string Emit(OperatorModel m)
     {
         var w = SourceHeader.Begin(m.Namespace,
-            "using OpMath = global::MoeOpGen.OpMath;\nusing CompositeMath = global::MoeOpGen.Engines.CompositeMath;\nusing Tensor = global::TorchSharp.torch.Tensor;");
+            "using global::System.Runtime.Intrinsics;\nusing OpMath = global::MoeOpGen.OpMath;\nusing VectorMath = global::MoeOpGen.Engines.VectorMath;\nusing CompositeMath = global::MoeOpGen.Engines.CompositeMath;\nusing Tensor = global::TorchSharp.torch.Tensor;");
         string inputs = string.Join(", ", m.Inputs);
         string fx = $"f({inputs})";
         // Min(a, a) and the like compare a value with itself, which C# warns about (CS1718) and a
@@ -98,6 +98,18 @@ internal static class MathsEmitter
         w.Line("/// <inheritdoc/>").Line(inline);
         w.Open($"public float ValueAndGradients({inF}, float grad, {outsF})");
         ProgramWriter.Write(w, m.ValueAndGradients, Target.CSharpFloat, n => n == "value" ? "float " : "");
+        w.Line("return value;").Close().Line();
+
+        string inV = string.Join(", ", m.Inputs.Select(i => "Vector256<float> " + i));
+        string outsV = string.Join(", ", m.GradientNames.Select(n => "out Vector256<float> " + n));
+        w.Line("/// <inheritdoc/>").Line(inline);
+        w.Open($"public Vector256<float> Forward({inV})");
+        ProgramWriter.Write(w, m.Forward, Target.CSharpVector, _ => "Vector256<float> ");
+        w.Line("return value;").Close().Line();
+
+        w.Line("/// <inheritdoc/>").Line(inline);
+        w.Open($"public Vector256<float> ValueAndGradients({inV}, Vector256<float> grad, {outsV})");
+        ProgramWriter.Write(w, m.ValueAndGradients, Target.CSharpVector, n => n == "value" ? "Vector256<float> " : "");
         w.Line("return value;").Close().Line();
 
         w.Line("/// <inheritdoc/>");

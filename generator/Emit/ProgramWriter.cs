@@ -13,30 +13,35 @@ internal static class ProgramWriter
     /// </summary>
     public static void Write(CodeWriter w, StraightLineProgram program, Target target, System.Func<string, string> declareOutput, string broadcastLike = "")
     {
-        var tensorTemps = new HashSet<string>();
-        bool IsTensor(Expr e) => Differentiator.TopologicalOrder(e).Any(n => n is Var v && (v.Kind is VarKind.Input or VarKind.Gradient || (v.Kind == VarKind.Temp && tensorTemps.Contains(v.Name))));
-        var printer = new ExprPrinter(target, IsTensor);
+        // In tensor and vector code, what depends on an input or the gradient is a tensor or a vector; the rest
+        // (literals and [Scalar]s only) stays a float.
+        var perElementTemps = new HashSet<string>();
+        bool PerElement(Expr e) => Differentiator.TopologicalOrder(e).Any(n => n is Var v && (v.Kind is VarKind.Input or VarKind.Gradient || (v.Kind == VarKind.Temp && perElementTemps.Contains(v.Name))));
+        bool lanes = target is Target.Tensor or Target.CSharpVector;
+        var printer = new ExprPrinter(target, PerElement);
 
         foreach (var temp in program.Temps)
         {
-            bool tensor = target == Target.Tensor && IsTensor(temp.Value);
-            if (tensor) tensorTemps.Add(temp.Name);
-            w.Line($"{TypeOf(target, tensor)} {temp.Name} = {printer.Print(temp.Value)};");
+            bool perElement = lanes && PerElement(temp.Value);
+            if (perElement) perElementTemps.Add(temp.Name);
+            w.Line($"{TypeOf(target, perElement)} {temp.Name} = {printer.Print(temp.Value)};");
         }
         foreach (var output in program.Outputs)
         {
             string value = printer.Print(output.Value);
-            // A composite output must be a tensor even where the maths is constant (e.g. a zero derivative).
-            if (target == Target.Tensor && !IsTensor(output.Value)) value = $"CompositeMath.Broadcast({value}, {broadcastLike})";
+            // A composite or vector output must be a tensor or vector even where the maths is constant (e.g. a zero derivative).
+            if (target == Target.Tensor && !PerElement(output.Value)) value = $"CompositeMath.Broadcast({value}, {broadcastLike})";
+            if (target == Target.CSharpVector && !PerElement(output.Value)) value = $"Vector256.Create({value})";
             w.Line($"{declareOutput(output.Name)}{output.Name} = {value};");
         }
     }
 
-    public static string TypeOf(Target target, bool tensor = false) => target switch
+    public static string TypeOf(Target target, bool perElement = false) => target switch
     {
         Target.CSharpDouble => "double",
         Target.Cuda => "const float",
-        Target.Tensor => tensor ? "Tensor" : "float",
+        Target.Tensor => perElement ? "Tensor" : "float",
+        Target.CSharpVector => perElement ? "Vector256<float>" : "float",
         _ => "float",
     };
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using TorchSharp;
 
 namespace MoeOpGen.Engines;
@@ -30,6 +31,12 @@ public interface IGatedMaths : IOperatorMaths
     /// <summary>f and grad · ∂f/∂gate, grad · ∂f/∂linear in fp32.</summary>
     float ValueAndGradients(float gate, float linear, float grad, out float dGate, out float dLinear);
 
+    /// <summary>f on eight fp32 lanes (the fused CPU kernel's vector loop; <see cref="VectorMath"/> for the functions).</summary>
+    Vector256<float> Forward(Vector256<float> gate, Vector256<float> linear);
+
+    /// <summary>f and its gradients on eight fp32 lanes.</summary>
+    Vector256<float> ValueAndGradients(Vector256<float> gate, Vector256<float> linear, Vector256<float> grad, out Vector256<float> dGate, out Vector256<float> dLinear);
+
     /// <summary>f in fp64.</summary>
     double ForwardF64(double gate, double linear);
 
@@ -51,6 +58,12 @@ public interface IUnaryMaths : IOperatorMaths
 
     /// <summary>f and grad · f'(x) in fp32.</summary>
     float ValueAndGradients(float x, float grad, out float dX);
+
+    /// <summary>f on eight fp32 lanes.</summary>
+    Vector256<float> Forward(Vector256<float> x);
+
+    /// <summary>f and grad · f'(x) on eight fp32 lanes.</summary>
+    Vector256<float> ValueAndGradients(Vector256<float> x, Vector256<float> grad, out Vector256<float> dX);
 
     /// <summary>f in fp64.</summary>
     double ForwardF64(double x);

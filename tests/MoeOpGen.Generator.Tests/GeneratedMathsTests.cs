@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
+using System.Runtime.Intrinsics;
 using MoeOpGen.Generator.Tests.Infrastructure;
 using Xunit;
 
@@ -98,6 +99,85 @@ public sealed class GeneratedMathsTests
             backward32.Invoke(null, args32);
             AssertClose(dX, (float)args32[^1], SinglePrecisionTolerance, $"{name} float dX at {x}");
         }
+    }
+
+    /// <summary>
+    /// Inputs for the vector members: ordinary values, the kinks of Min, Max, Clamp and ?:, zero, and a large linear
+    /// part that overflows the branch of a ?: that is not taken (the vector code evaluates both and picks per lane).
+    /// </summary>
+    private static readonly float[] VectorGatePoints = [-1.7f, -0.6f, 0f, 0.3f, 0.45f, 1f, 1.3f, 2.5f, -3f, 0.6f, -0.5f, 5f, 1e-3f, -1e-3f, 0.7f, -0.7f];
+    private static readonly float[] VectorLinearPoints = [-0.8f, 0.55f, 1.6f, -0.5f, 0f, 100f, -0.7f, 0.6f];
+
+    /// <summary>
+    /// The Vector256 members of the Maths struct evaluate the same program as the float members, lane by lane: equal
+    /// up to the few-ulp rounding of VectorMath's exp, log, tanh, erf, … (a wrong operator, operand order or
+    /// broadcast would be off by far more).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GatedBodies))]
+    public void Gated_vector_members_match_the_float_members(string name, string body)
+    {
+        string scalars = name == "Scalars" ? ", [Scalar] float beta = 1.5f, [Scalar] float offset = 0.25f" : "";
+        using var generated = Generate(name, $"[GatedActivation]\npublic static partial class {name}\n{{\n    static float Forward(float gate, float linear{scalars}) {body}\n}}");
+        var type = generated.Assembly.GetType($"Maths.{name}+Maths", throwOnError: true)!;
+        object maths = name == "Scalars" ? Activator.CreateInstance(type, 0.8f, -0.3f)! : Activator.CreateInstance(type)!;
+        var v = typeof(Vector256<float>);
+        var forward = type.GetMethod("Forward", [typeof(float), typeof(float)])!;
+        var valueAndGradients = type.GetMethod("ValueAndGradients", [typeof(float), typeof(float), typeof(float), typeof(float).MakeByRefType(), typeof(float).MakeByRefType()])!;
+        var forwardV = type.GetMethod("Forward", [v, v])!;
+        var valueAndGradientsV = type.GetMethod("ValueAndGradients", [v, v, v, v.MakeByRefType(), v.MakeByRefType()])!;
+
+        foreach (float linear in VectorLinearPoints)
+        for (int first = 0; first < VectorGatePoints.Length; first += 8)
+        {
+            var gates = Vector256.Create(VectorGatePoints, first);
+            var grads = Vector256.Create(0.7f, -1.3f, 0.2f, 1f, -0.4f, 2f, 0.9f, -0.1f);
+            var valueV = (Vector256<float>)forwardV.Invoke(maths, [gates, Vector256.Create(linear)])!;
+            object[] argsV = [gates, Vector256.Create(linear), grads, null!, null!];
+            var bothV = (Vector256<float>)valueAndGradientsV.Invoke(maths, argsV)!;
+            for (int lane = 0; lane < 8; lane++)
+            {
+                float gate = gates[lane];
+                string at = $"{name} at ({gate}, {linear})";
+                AssertSameFloat((float)forward.Invoke(maths, [gate, linear])!, valueV[lane], $"{at} Forward");
+                object[] args = [gate, linear, grads[lane], 0f, 0f];
+                AssertSameFloat((float)valueAndGradients.Invoke(maths, args)!, bothV[lane], $"{at} value");
+                AssertSameFloat((float)args[3], ((Vector256<float>)argsV[3])[lane], $"{at} dGate");
+                AssertSameFloat((float)args[4], ((Vector256<float>)argsV[4])[lane], $"{at} dLinear");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(UnaryBodies))]
+    public void Unary_vector_members_match_the_float_members(string name, string body)
+    {
+        using var generated = Generate(name, $"[Activation]\npublic static partial class {name}\n{{\n    static float Forward(float x) {body}\n}}");
+        var type = generated.Assembly.GetType($"Maths.{name}+Maths", throwOnError: true)!;
+        object maths = Activator.CreateInstance(type)!;
+        var v = typeof(Vector256<float>);
+        var valueAndGradients = type.GetMethod("ValueAndGradients", [typeof(float), typeof(float), typeof(float).MakeByRefType()])!;
+        var valueAndGradientsV = type.GetMethod("ValueAndGradients", [v, v, v.MakeByRefType()])!;
+        for (int first = 0; first < VectorGatePoints.Length; first += 8)
+        {
+            var xs = Vector256.Create(VectorGatePoints, first);
+            var grads = Vector256.Create(0.7f, -1.3f, 0.2f, 1f, -0.4f, 2f, 0.9f, -0.1f);
+            object[] argsV = [xs, grads, null!];
+            var valueV = (Vector256<float>)valueAndGradientsV.Invoke(maths, argsV)!;
+            for (int lane = 0; lane < 8; lane++)
+            {
+                object[] args = [xs[lane], grads[lane], 0f];
+                AssertSameFloat((float)valueAndGradients.Invoke(maths, args)!, valueV[lane], $"{name} value at {xs[lane]}");
+                AssertSameFloat((float)args[2], ((Vector256<float>)argsV[2])[lane], $"{name} dX at {xs[lane]}");
+            }
+        }
+    }
+
+    /// <summary>Equal within 1e-5 relative (1e-6 absolute near zero), or the same non-finite value.</summary>
+    private static void AssertSameFloat(float expected, float actual, string what)
+    {
+        if (expected.Equals(actual) || (float.IsNaN(expected) && float.IsNaN(actual))) return;
+        Assert.True(float.IsFinite(expected) && Math.Abs(expected - actual) <= 1e-6 + 1e-5 * Math.Abs(expected), $"{what}: float members {expected:R}, vector members {actual:R}");
     }
 
     [Fact]
