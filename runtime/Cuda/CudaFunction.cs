@@ -28,6 +28,10 @@ public readonly struct CudaFunction
     /// <summary>The CUDA device the kernel is loaded on.</summary>
     public int DeviceIndex => Loaded.Device.Index;
 
+    /// <summary>The most threads a block of this kernel may have (<c>CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK</c>):
+    /// 1024 unless the kernel's registers per thread leave room for fewer.</summary>
+    public int MaxThreadsPerBlock => Loaded.MaxThreadsPerBlock;
+
     /// <summary>
     /// The grid that fills the device exactly once: the multiprocessors × the blocks of this shape that fit on
     /// one at a time (<c>cuOccupancyMaxActiveBlocksPerMultiprocessor</c>), capped at <paramref name="workBlocks"/>.

@@ -50,6 +50,12 @@ internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string na
 
     private readonly object _attributeLock = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(uint Block, uint Shared), int> _residentBlocks = new();
+    private readonly Lazy<int> _maxThreadsPerBlock = new(() =>
+    {
+        device.MakeCurrent();
+        CudaDriver.Check(cuFuncGetAttribute(out int threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, handle), nameof(cuFuncGetAttribute));
+        return threads;
+    });
     private int _dynamicSharedLimit = DefaultDynamicSharedLimit;
 
     public IntPtr Handle { get; } = handle;
@@ -78,6 +84,10 @@ internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string na
             Volatile.Write(ref _dynamicSharedLimit, (int)bytes);
         }
     }
+
+    /// <summary>The most threads a block of this kernel may have: 1024, or fewer when its registers per thread do
+    /// not fit 1024 threads on a multiprocessor (a launch above it fails with CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES).</summary>
+    public int MaxThreadsPerBlock => _maxThreadsPerBlock.Value;
 
     /// <summary>How many blocks of <paramref name="blockSize"/> threads using <paramref name="dynamicSharedBytes"/>
     /// of dynamic shared memory fit on one multiprocessor at once (registers, shared memory and warps all

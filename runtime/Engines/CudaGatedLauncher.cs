@@ -35,10 +35,13 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         long v = 16 / inputGrad.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(grad, input, x8, bias, inputGrad);
         long packsPerRow = (call.Hidden + v - 1) / v;
-        uint block = (uint)Math.Clamp((packsPerRow + 31) / 32 * 32, 64, 1024);
+
         // The bias-gradient accumulators: [2 halves × V elements of a pack][packs of a row] floats.
         uint shared = bias is null ? 0u : (uint)(2 * v * packsPerRow * sizeof(float));
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
+        // A thread per pack of the row, in whole warps, up to what the kernel's registers allow (threads then take
+        // several packs of a row: the kernel strides by the block size).
+        uint block = (uint)Math.Clamp((packsPerRow + 31) / 32 * 32, 64, kernel.MaxThreadsPerBlock / 32 * 32);
         uint grid = kernel.OneWaveGrid(block, shared, call.Rows);
         var partial = bias is null ? null : empty([grid, 2 * call.Hidden], ScalarType.Float32, grad.device);
         kernel.Launch(grid, block, shared, grad, input, x8, weights, bias, inputGrad, weightsGrad, partial, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);

@@ -22,6 +22,7 @@ internal static unsafe partial class CudaDriverNative
     public const int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     public const int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
     public const int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+    public const int CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0;
     public const int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     public const uint CU_EVENT_DEFAULT = 0;
 
@@ -38,6 +39,7 @@ internal static unsafe partial class CudaDriverNative
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
     [LibraryImport(Lib)] public static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
+    [LibraryImport(Lib)] public static partial int cuFuncGetAttribute(out int value, int attribute, IntPtr function);
     [LibraryImport(Lib)]
     public static partial int cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, IntPtr function, int blockSize, nuint dynamicSharedBytes);
     [LibraryImport(Lib)]
