@@ -1,6 +1,7 @@
 using System;
 using MoeOpGen.Engines;
 using MoeOpGen.Ops;
+using Tolerance = MoeOpGen.Tests.Numerics.Tolerance;
 using Xunit;
 using static TorchSharp.torch;
 

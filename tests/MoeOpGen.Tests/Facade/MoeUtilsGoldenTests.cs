@@ -4,6 +4,7 @@ using System.Linq;
 using MoeOpGen.Engines;
 using MoeOpGen.Ops;
 using MoeOpGen.Tests.Golden;
+using Tolerance = MoeOpGen.Tests.Numerics.Tolerance;
 using MoeOpGen.Tests.Routing;
 using TorchSharp;
 using Xunit;

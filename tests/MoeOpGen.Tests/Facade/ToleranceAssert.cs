@@ -1,19 +1,19 @@
 using System;
 using System.Linq;
+using MoeOpGen.Tests.Numerics;
 using Xunit;
 using static TorchSharp.torch;
 
 namespace MoeOpGen.Tests.Facade;
 
-/// <summary>DESIGN.md's tolerances: |actual − expected| ≤ atol + rtol·|expected|, element-wise.</summary>
-internal readonly record struct Tolerance(double Rtol, double Atol)
+/// <summary>
+/// The facade's assertions over DESIGN.md's tolerances (<see cref="Tolerance"/>): stricter than
+/// <see cref="TensorAssert.Close"/> in that the dtypes must match and no NaN may appear in the result.
+/// </summary>
+internal static class ToleranceAssert
 {
-    public static readonly Tolerance Fp32 = new(1e-5, 1e-6);
-    public static readonly Tolerance Bf16 = new(2e-2, 1e-3);
-    public static readonly Tolerance Fp8Store = new(7e-2, 1e-2);
-
-    /// <summary>Asserts shape, dtype and values; the message names the worst element.</summary>
-    public void AssertClose(Tensor expected, Tensor actual, string what)
+    /// <summary>Asserts shape, dtype and values (|actual − expected| ≤ atol + rtol·|expected|); the message names the worst element.</summary>
+    public static void AssertClose(this Tolerance tolerance, Tensor expected, Tensor actual, string what)
     {
         Assert.True(expected.shape.SequenceEqual(actual.shape),
             $"{what}: shape [{string.Join(", ", actual.shape)}], expected [{string.Join(", ", expected.shape)}].");
@@ -21,12 +21,12 @@ internal readonly record struct Tolerance(double Rtol, double Atol)
         using var scope = NewDisposeScope();
         var e = expected.detach().to(ScalarType.Float64);
         var a = actual.detach().to(ScalarType.Float64);
-        var excess = (a - e).abs() - (Atol + Rtol * e.abs());
+        var excess = (a - e).abs() - (tolerance.Atol + tolerance.Rtol * e.abs());
         var excessFlat = excess.flatten();
         long worst = excessFlat.argmax().item<long>();
         double worstExcess = excessFlat[worst].item<double>();
         Assert.True(!double.IsNaN(worstExcess) && worstExcess <= 0 && !a.isnan().any().item<bool>(),
-            $"{what}: element {worst} is {a.flatten()[worst].item<double>()}, expected {e.flatten()[worst].item<double>()} (rtol {Rtol}, atol {Atol}).");
+            $"{what}: element {worst} is {a.flatten()[worst].item<double>()}, expected {e.flatten()[worst].item<double>()} (rtol {tolerance.Rtol}, atol {tolerance.Atol}).");
     }
 
     /// <summary>
@@ -34,17 +34,17 @@ internal readonly record struct Tolerance(double Rtol, double Atol)
     /// element must be within tolerance of <paramref name="expected"/> or no farther than it from
     /// <paramref name="exact"/>, and every element must be within tolerance of <paramref name="exact"/>.
     /// </summary>
-    public void AssertCloseOrCloserToExact(Tensor expected, Tensor actual, Tensor exact, string what)
+    public static void AssertCloseOrCloserToExact(this Tolerance tolerance, Tensor expected, Tensor actual, Tensor exact, string what)
     {
         Assert.True(expected.shape.SequenceEqual(actual.shape),
             $"{what}: shape [{string.Join(", ", actual.shape)}], expected [{string.Join(", ", expected.shape)}].");
         Assert.True(expected.dtype == actual.dtype, $"{what}: dtype {actual.dtype}, expected {expected.dtype}.");
-        AssertClose(exact.to(actual.dtype), actual, $"{what} (against the exact value rounded to {actual.dtype})");
+        tolerance.AssertClose(exact.to(actual.dtype), actual, $"{what} (against the exact value rounded to {actual.dtype})");
         using var scope = NewDisposeScope();
         var e = expected.detach().to(ScalarType.Float64);
         var a = actual.detach().to(ScalarType.Float64);
         var x = exact.detach().to(ScalarType.Float64);
-        var fails = ((a - e).abs() > Atol + Rtol * e.abs()) & ((a - x).abs() > (e - x).abs());
+        var fails = ((a - e).abs() > tolerance.Atol + tolerance.Rtol * e.abs()) & ((a - x).abs() > (e - x).abs());
         long failing = fails.sum().item<long>();
         if (failing > 0)
         {
