@@ -84,9 +84,6 @@ internal sealed record GatedVariant(string Key, bool Weights, bool Bias, bool Cl
 
     public double? ClampOrNull => Clamp ? ClampValue : null;
 
-    /// <summary>The letters of the CUDA entry point (w, b, c, f), as the runtime names its kernels.</summary>
-    public string KernelLetters => (Weights ? "w" : "") + (Bias ? "b" : "") + (Clamp ? "c" : "") + (Fp8 ? "f" : "");
-
     public static readonly GatedVariant Plain = new("plain", false, false, false, false);
     public static readonly GatedVariant Weighted = new("weighted", true, false, false, false);
     public static readonly GatedVariant WeightedBias = new("weighted+bias", true, true, false, false);

@@ -7,8 +7,8 @@ namespace MoeOpGen.Engines;
 /// <summary>
 /// Launches a gated operator's generated kernels on CUDA tensors (legacy default stream, the one TorchSharp
 /// uses, so no synchronisation is needed). Chooses the kernel of the variant and dtype, the 16-byte vector path
-/// when every tensor allows it, and the launch shape: grid-stride packs in forward, one row per block in backward, each grid one wave of
-/// resident blocks (<see cref="CudaFunction.OneWaveGrid"/>).
+/// when every tensor allows it, and the launch shape: grid-stride packs in forward, one row per block in backward,
+/// each grid one wave of resident blocks (<see cref="CudaFunction.OneWaveGrid"/>).
 /// </summary>
 internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
 {
