@@ -52,8 +52,8 @@ def ratio(peer, ours):
     return f"{peer['us'] / ours['us']:.2f}"
 
 
-def mib(row):
-    value = row and row.get("peak_mem_bytes")
+def mib(row, key="peak_mem_bytes"):
+    value = row and row.get(key)
     return f"{value / 2**20:.0f}" if value else ""
 
 
@@ -84,10 +84,11 @@ def main():
         if peers.get("skipped_for_time"):
             lines.append(f"- peers skipped for time: {', '.join(peers['skipped_for_time'])}")
     lines += ["", "x = peer µs / MoeOpGen µs (above 1: MoeOpGen faster). % copy: of the copy bandwidth of the same run.",
-              "Peak MiB: MoeOpGen by the driver's free-memory query, the peers by torch.cuda.max_memory_allocated.", "",
+              "Peak MiB: both sides by the driver's free-memory query around one step (reservations, the step's results "
+              "held); the last column is torch.compile's torch.cuda.max_memory_allocated growth (allocations only).", "",
               "| model | dtype | case | MoeOpGen µs | % copy | fused µs | % copy | torch.compile µs | x | eager µs | x "
-              "| peak MiB ours | peak MiB compile |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| peak MiB ours | peak MiB compile | compile allocated MiB |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     matched = 0
     for key in sorted(ours_table, key=lambda k: (k[0], k[1], k[2])):
         peer = peer_table.get(key)
@@ -100,7 +101,7 @@ def main():
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {us(plain)} | {(plain or {}).get('pct_copy') or ''} "
                      f"| {us(fused)} | {(fused or {}).get('pct_copy') or ''} "
                      f"| {us(comp)} | {ratio(comp, plain)} | {us(eager)} | {ratio(eager, plain)} "
-                     f"| {mib(plain)} | {mib(comp)} |")
+                     f"| {mib(plain)} | {mib(comp, 'peak_reserved_bytes')} | {mib(comp)} |")
     only_ours = sum(1 for k in ours_table if k not in peer_table)
     lines += ["", f"{matched} matched cases; {only_ours} MoeOpGen cases have no peer (see ops.md / routing.md); "
               f"{sum(1 for k in peer_table if k not in ours_table)} peer cases have no MoeOpGen row."]

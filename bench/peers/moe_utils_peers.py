@@ -91,9 +91,11 @@ def case_of(name, op):
     return variant, f"{family} {variant} {op}"
 
 
-PEAK_MEM_MODEL = "torch.cuda.max_memory_allocated() after reset_peak_memory_stats(), minus memory_allocated() " \
-                 "before the op (inputs and upstream gradients already allocated, no .grad held): the op's own " \
-                 "outputs, saved tensors, gradients and temporaries"
+PEAK_MEM_MODEL = "peak_mem_bytes: torch.cuda.max_memory_allocated() after reset_peak_memory_stats(), minus " \
+                 "memory_allocated() before the op (inputs and upstream gradients already allocated, no .grad held): " \
+                 "the op's own outputs, saved tensors, gradients and temporaries. peak_reserved_bytes: the driver's " \
+                 "free memory before minus after one step, after torch.cuda.empty_cache(), the step's results held " \
+                 "(the .NET bench's method)"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -636,15 +638,21 @@ def time_us(fn, setup, warmup, repeats, calls=None):
 
 
 def peak_mem_bytes(fn, setup):
+    """(max_memory_allocated growth, driver free-memory growth). The second is measured as the .NET bench measures
+    its own peak (PeakMemory.cs: cached segments released first, cuMemGetInfo before and after one step, the step's
+    results still held), so the two sides compare like with like."""
     setup()
     torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    free_before = torch.cuda.mem_get_info()[0]
     base = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
     result = fn()
     torch.cuda.synchronize()
     peak = torch.cuda.max_memory_allocated() - base
+    reserved = max(0, free_before - torch.cuda.mem_get_info()[0])
     del result
-    return peak
+    return peak, reserved
 
 
 def copy_bandwidth_gbps(repeats):
@@ -789,7 +797,7 @@ def measure(entry, fn, setup, warmup, repeats, copy_gbps):
     compile error) must not lose the others."""
     try:
         us = time_us(fn, setup, warmup, repeats)
-        peak = peak_mem_bytes(fn, setup)
+        peak, reserved = peak_mem_bytes(fn, setup)
     except Exception as exc:
         entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
         print(f"{entry['model']} {entry['dtype']} {entry['impl']} {entry['op']} {entry['name']}: {entry['error']}",
@@ -797,7 +805,7 @@ def measure(entry, fn, setup, warmup, repeats, copy_gbps):
         return
     gbps = entry["bytes"] / (us * 1e-6) / 1e9
     entry.update(us=round(us, 1), gbps=round(gbps, 1), pct_copy=round(100 * gbps / copy_gbps, 1),
-                 peak_mem_bytes=peak)
+                 peak_mem_bytes=peak, peak_reserved_bytes=reserved)
     print(f"{entry['model']:13} {entry['dtype']:4} {entry['impl']:7} {entry['op']:12} {entry['name']:62} "
           f"{us:9.1f} us {gbps:6.0f} GB/s {entry['pct_copy']:5.1f} % peak {peak / 2**20:7.0f} MiB", flush=True)
 

@@ -33,7 +33,7 @@ internal static class CudaEmitter
         w.Line($"//   f({string.Join(", ", m.Inputs)}) = {m.Formula}");
         w.Lines(CudaTemplates.Preamble).Line();
 
-        w.Line("// ---- The operator's maths (fp32 arithmetic whatever the storage type) ----");
+        w.Line("// ---- The operator's maths (fp32 arithmetic whatever the storage type; mog_fast picks Exp and Sigmoid) ----");
         w.Line(m.Scalars.Length == 0
             ? "struct mog_scalars { float unused; };"
             : "struct mog_scalars { " + string.Join(" ", m.Scalars.Select(s => $"float {s.Name};")) + " };");
@@ -42,6 +42,7 @@ internal static class CudaEmitter
         string unpack = string.Concat(m.Scalars.Select(s => $"    const float {s.Name} = s.{s.Name};\n"));
 
         w.Line($"// value = {m.Formula}");
+        w.Line("template <bool mog_fast>");
         w.Open($"__device__ __forceinline__ float mog_forward({inputs}, const mog_scalars& s)");
         if (unpack.Length > 0) w.Lines(unpack.Replace("    const", "const"));
         ProgramWriter.Write(w, m.Forward, Target.Cuda, _ => "const float ");
@@ -49,6 +50,7 @@ internal static class CudaEmitter
 
         string grads = string.Join(", ", m.GradientNames.Select(n => "float& " + n));
         w.Line($"// value and {string.Join(", ", m.Inputs.Zip(m.GradientNames, (i, d) => $"{d} = grad * df/d{i}"))}, by reverse-mode differentiation");
+        w.Line("template <bool mog_fast>");
         w.Open($"__device__ __forceinline__ float mog_value_and_gradients({inputs}, float grad, const mog_scalars& s, {grads})");
         if (unpack.Length > 0) w.Lines(unpack.Replace("    const", "const"));
         ProgramWriter.Write(w, m.ValueAndGradients, Target.Cuda, n => n == "value" ? "const float " : "");

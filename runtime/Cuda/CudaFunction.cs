@@ -18,6 +18,9 @@ public readonly struct CudaFunction
     /// <summary>Floats of by-value float structs up to this count are marshalled on the stack.</summary>
     private const int StackFloatLimit = 128;
 
+    /// <summary>The driver's limit on <c>gridDim.y</c>.</summary>
+    public const uint MaxGridY = 65535;
+
     private readonly LoadedFunction? _function;
 
     internal CudaFunction(LoadedFunction function) => _function = function;
@@ -61,11 +64,22 @@ public readonly struct CudaFunction
         Launch(gridX, blockX, dynamicSharedBytes, (ReadOnlySpan<KernelArg>)(args ?? throw new ArgumentNullException(nameof(args))));
 
     /// <inheritdoc cref="Launch(uint, uint, uint, KernelArg[])"/>
-    public unsafe void Launch(uint gridX, uint blockX, uint dynamicSharedBytes, params ReadOnlySpan<KernelArg> args)
+    public void Launch(uint gridX, uint blockX, uint dynamicSharedBytes, params ReadOnlySpan<KernelArg> args)
+        => Launch((gridX, 1u), blockX, dynamicSharedBytes, args);
+
+    /// <summary>Launches a 2-D grid of <c>grid.X × grid.Y</c> blocks of <paramref name="blockX"/> threads (e.g. chunks
+    /// of a tensor too large for 32-bit indices inside one chunk, numbered by <c>blockIdx.y</c>).</summary>
+    /// <param name="grid">Blocks along x (at most 2³¹ − 1) and y (at most 65535); either 0 launches nothing.</param>
+    /// <param name="blockX">Threads per block (1 to 1024).</param>
+    /// <param name="dynamicSharedBytes">Dynamic shared memory per block; above 48 KiB the kernel is opted in first.</param>
+    /// <param name="args">The kernel's arguments in order; see <see cref="KernelArg"/> for the conversions.</param>
+    public unsafe void Launch((uint X, uint Y) grid, uint blockX, uint dynamicSharedBytes, params ReadOnlySpan<KernelArg> args)
     {
         var function = Loaded;
         if (blockX == 0) throw new ArgumentOutOfRangeException(nameof(blockX), blockX, "A block needs at least one thread.");
-        if (gridX == 0) return;
+        if (grid.Y > MaxGridY) throw new ArgumentOutOfRangeException(nameof(grid), grid, $"A grid has at most {MaxGridY} blocks along y.");
+        if (grid.X == 0 || grid.Y == 0) return;
+        uint gridX = grid.X;
 
         int floatCount = 0;
         foreach (var arg in args) floatCount += arg.FloatCount;
@@ -106,11 +120,11 @@ public readonly struct CudaFunction
 
             function.Device.MakeCurrent();
             if (dynamicSharedBytes > 0) function.EnsureDynamicSharedMemory(dynamicSharedBytes);
-            int result = cuLaunchKernel(function.Handle, gridX, 1, 1, blockX, 1, 1, dynamicSharedBytes,
+            int result = cuLaunchKernel(function.Handle, gridX, grid.Y, 1, blockX, 1, 1, dynamicSharedBytes,
                                         IntPtr.Zero, (void**)pointer, null);
             if (result != CUDA_SUCCESS)
                 throw CudaDriver.Error(result, nameof(cuLaunchKernel),
-                    $"Kernel '{function.Name}' of module '{function.ModuleName}', grid {gridX}, block {blockX}, "
+                    $"Kernel '{function.Name}' of module '{function.ModuleName}', grid {gridX}×{grid.Y}, block {blockX}, "
                     + $"{dynamicSharedBytes} bytes of dynamic shared memory, {args.Length} arguments");
         }
     }

@@ -7,23 +7,20 @@ namespace MoeOpGen.Engines;
 /// <summary>
 /// Launches a gated operator's generated kernels on CUDA tensors (legacy default stream, the one TorchSharp
 /// uses, so no synchronisation is needed). Chooses the kernel of the variant and dtype, the 16-byte vector path
-/// when every tensor allows it, and the launch shape: grid-stride packs in forward, one row per block in backward,
-/// each grid one wave of resident blocks (<see cref="CudaFunction.OneWaveGrid"/>).
+/// when every tensor allows it, and the launch shape (<see cref="CudaLaunchShapes"/>): one thread per pack in
+/// forward, one row per block in backward.
 /// </summary>
 internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
 {
-    private const uint ForwardBlock = 256;
-
     public static void Forward(TM maths, GatedCall call, Tensor input, Tensor? weights, Tensor? bias, Tensor output, Tensor? x8)
     {
         if (call.Rows == 0) return;
         int device = input.device_index;
         long v = 16 / input.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(input, bias, output, x8);
-        long packs = call.Rows * ((call.Hidden + v - 1) / v);
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "fwd", input.dtype, weights, bias, call, x8 is not null), device);
-        uint grid = kernel.OneWaveGrid(ForwardBlock, 0, (packs + ForwardBlock - 1) / ForwardBlock);
-        kernel.Launch(grid, ForwardBlock, 0, input, weights, bias, output, x8, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
+        kernel.Launch(CudaLaunchShapes.GatedForwardGrid(call.Rows, (call.Hidden + v - 1) / v), CudaLaunchShapes.ForwardBlock, 0,
+                      input, weights, bias, output, x8, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
     }
 
     /// <summary>Fills <paramref name="inputGrad"/> and <paramref name="weightsGrad"/> (fp32 [rows]); returns the bias gradient in the bias's dtype and layout.</summary>
@@ -39,10 +36,10 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         // The bias-gradient accumulators: [2 halves × V elements of a pack][packs of a row] floats.
         uint shared = bias is null ? 0u : (uint)(2 * v * packsPerRow * sizeof(float));
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
-        // A thread per pack of the row, in whole warps, up to what the kernel's registers allow (threads then take
-        // several packs of a row: the kernel strides by the block size).
-        uint block = (uint)Math.Clamp((packsPerRow + 31) / 32 * 32, 64, kernel.MaxThreadsPerBlock / 32 * 32);
-        uint grid = kernel.OneWaveGrid(block, shared, call.Rows);
+        uint block = CudaLaunchShapes.GatedBackwardBlock(packsPerRow, kernel.MaxThreadsPerBlock);
+        // Without bias a block per row; with bias one wave of resident blocks, since each block owns a [2h] row of
+        // bias partial sums.
+        uint grid = bias is null ? (uint)Math.Min(call.Rows, int.MaxValue) : kernel.OneWaveGrid(block, shared, call.Rows);
         var partial = bias is null ? null : empty([grid, 2 * call.Hidden], ScalarType.Float32, grad.device);
         kernel.Launch(grid, block, shared, grad, input, x8, weights, bias, inputGrad, weightsGrad, partial, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
         if (bias is null) return null;

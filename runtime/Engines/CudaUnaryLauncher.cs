@@ -4,11 +4,9 @@ using static TorchSharp.torch;
 
 namespace MoeOpGen.Engines;
 
-/// <summary>Launches a unary operator's generated kernels: grid-stride over 16-byte packs of the flat tensor.</summary>
+/// <summary>Launches a unary operator's generated kernels: one thread per 16-byte pack of the flat tensor.</summary>
 internal static class CudaUnaryLauncher<TM> where TM : struct, IUnaryMaths
 {
-    private const uint Block = 256;
-
     public static void Forward(TM maths, Tensor input, Tensor output)
         => Launch(maths, "fwd", input, [input, output, input.numel(), Vec(input, output), maths.ScalarValues]);
 
@@ -23,7 +21,7 @@ internal static class CudaUnaryLauncher<TM> where TM : struct, IUnaryMaths
         long packs = (count + 16 / input.element_size() - 1) / (16 / input.element_size());
         string name = $"{maths.KernelPrefix}_{direction}_{CudaGatedLauncherNames.Suffix(input.dtype)}";
         var kernel = CudaKernels.GetFunction(maths.Cuda, name, device);
-        kernel.Launch(kernel.OneWaveGrid(Block, 0, (packs + Block - 1) / Block), Block, 0, args);
+        kernel.Launch(CudaLaunchShapes.UnaryGrid(packs), CudaLaunchShapes.ForwardBlock, 0, args);
     }
 
     private static bool Vec(params Tensor[] tensors)

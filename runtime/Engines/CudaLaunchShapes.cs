@@ -1,0 +1,74 @@
+using System;
+using MoeOpGen.Cuda;
+
+namespace MoeOpGen.Engines;
+
+/// <summary>
+/// Grid and block shapes of the generated kernels, one place for the numbers the kernel templates rely on
+/// (generator/Emit/Templates: <c>mog_chunk_rows</c>, <c>mog_unary_pack</c>).
+/// </summary>
+/// <remarks>
+/// Element-wise kernels run one thread per 16-byte pack with no loop and 32-bit index arithmetic: on an H100 that
+/// moved 97–100 % of copy bandwidth where a grid-stride loop over 64-bit indices moved 70–80 % (docs/benchmarks.md).
+/// A tensor of 2³¹ packs or more is launched in chunks numbered by <c>blockIdx.y</c>, so that indices inside a
+/// chunk still fit 31 bits.
+/// </remarks>
+internal static class CudaLaunchShapes
+{
+    /// <summary>Threads per block of the element-wise kernels (gated forward, unary forward and backward).</summary>
+    public const uint ForwardBlock = 256;
+
+    /// <summary>Packs of a row that one gated-backward thread takes (its block strides over the row).</summary>
+    public const long BackwardPacksPerThread = 4;
+
+    /// <summary>
+    /// Gated forward: <c>grid.X</c> blocks cover one chunk of rows, <c>grid.Y</c> counts the chunks. A chunk has
+    /// <c>int.MaxValue / packsPerRow</c> rows, the kernel's <c>mog_chunk_rows</c>.
+    /// </summary>
+    /// <param name="rows">Rows of the input, at least 1.</param>
+    /// <param name="packsPerRow">16-byte packs of an output row (the last may be partial), at least 1.</param>
+    public static (uint X, uint Y) GatedForwardGrid(long rows, long packsPerRow)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(packsPerRow, 1);
+        if (packsPerRow > int.MaxValue)
+            throw new ArgumentException($"A row of {packsPerRow} 16-byte packs is beyond the CUDA kernels' 2³¹ − 1.", "input");
+        long chunkRows = int.MaxValue / packsPerRow;
+        long gridX = (Math.Min(rows, chunkRows) * packsPerRow + ForwardBlock - 1) / ForwardBlock;
+        return ((uint)gridX, Chunks(rows, chunkRows));
+    }
+
+    /// <summary>
+    /// Unary kernels: one thread per pack of the flat tensor, in chunks of <c>grid.X · ForwardBlock</c> packs along
+    /// <c>grid.Y</c> (the kernel's <c>mog_unary_pack</c>).
+    /// </summary>
+    /// <param name="packs">16-byte packs of the tensor (the last may be partial), at least 1.</param>
+    public static (uint X, uint Y) UnaryGrid(long packs)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(packs, 1);
+        long gridX = Math.Min((packs + ForwardBlock - 1) / ForwardBlock, int.MaxValue / ForwardBlock);
+        return ((uint)gridX, Chunks(packs, gridX * ForwardBlock));
+    }
+
+    /// <summary>
+    /// Gated backward block: whole warps of about <see cref="BackwardPacksPerThread"/> packs of the row per thread,
+    /// at least 64 threads, at most <paramref name="maxThreadsPerBlock"/> (what the kernel's registers allow). On an
+    /// H100 (weighted bf16 SwiGLU, a block per row) this ran at 95–99 % of copy bandwidth at GPT-OSS and DeepSeek
+    /// widths, where a thread per pack ran at 88–92 %.
+    /// </summary>
+    public static uint GatedBackwardBlock(long packsPerRow, int maxThreadsPerBlock)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(packsPerRow, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxThreadsPerBlock, 64);
+        long threads = (packsPerRow + BackwardPacksPerThread - 1) / BackwardPacksPerThread;
+        return (uint)Math.Clamp((threads + 31) / 32 * 32, 64, maxThreadsPerBlock / 32 * 32);
+    }
+
+    private static uint Chunks(long items, long perChunk)
+    {
+        long chunks = (items + perChunk - 1) / perChunk;
+        if (chunks > CudaFunction.MaxGridY)
+            throw new ArgumentException($"The tensor needs {chunks} launch chunks, more than a grid's {CudaFunction.MaxGridY}.", "input");
+        return (uint)chunks;
+    }
+}
