@@ -1,4 +1,5 @@
 using System;
+using System.Collections;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
@@ -21,15 +22,39 @@ namespace MoeOpGen.Bench;
 /// (c) new processes loading the same kernels from the warm disk cache; (d) the first-process total from process
 /// start to the first kernels done, library loading included, measured in a new process with an empty cache.
 /// </summary>
-/// <remarks>The operator is SwiGLU with token weights in bf16, the GPT-OSS / Mixtral expert activation: its
-/// forward and backward kernels. Processes (c) and (d) run this executable's hidden <c>compile-child</c> command
-/// and time from just before <c>Process.Start</c> (wall clock, passed on the command line) to their last step.</remarks>
+/// <remarks>
+/// <para>The operator is SwiGLU with token weights in bf16, the GPT-OSS / Mixtral expert activation: its forward and
+/// backward kernels. Processes (c) and (d) run this executable's hidden <c>compile-child</c> command and time from
+/// just before <c>Process.Start</c> (wall clock, passed on the command line) to their last step.</para>
+/// <para>Every kernel load is also broken down by phase (<see cref="LoadTiming"/>) and counts the major page faults
+/// it took (<see cref="PageFaults"/>), to explain two numbers of the first H100 runs (docs/gpu.md): the ~40 ms of a
+/// process's first warm-cache load against 1 ms for the next, and the 544–876 ms of the first cold compiles in this
+/// process against 122 ms in a fresh one. For the first, extra warm-cache processes load a trivial kernel straight
+/// through the driver before ours (<see cref="DriverProbe"/>), also under <c>CUDA_MODULE_LOADING=EAGER</c> and
+/// <c>LAZY</c>. For the second, this process compiles a trivial kernel with NVRTC (NVRTC's first-call warm-up),
+/// probes the driver, and runs the whole load path once on a throwaway kernel (its JIT) before the SwiGLU kernels,
+/// each timed apart.</para>
+/// </remarks>
 internal static class CompileBench
 {
     public static readonly string[] Kernels = ["swiglu_fwd_bf16_w", "swiglu_bwd_bf16_w"];
 
     private const string ChildMarker = "COMPILE-CHILD ";
     private const int WarmChildren = 3;
+    private const string ModuleLoadingVariable = "CUDA_MODULE_LOADING";
+
+    private const string ThrowawayKernel = "mog_bench_throwaway";
+
+    /// <summary>A per-kernel module of one trivial kernel, compiled cold through the runtime before the SwiGLU
+    /// kernels: it takes the load path's first-call costs (JIT, the runtime's lazily created objects) out of their
+    /// figures and shows them apart.</summary>
+    private static readonly CudaSource Throwaway = new(
+        "compile_bench_throwaway",
+        $"#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_{ThrowawayKernel})\n"
+        + $"extern \"C\" __global__ void {ThrowawayKernel}(float* x) {{ if (x) x[0] = 2.f; }}\n#endif\n")
+    {
+        CompiledPerKernel = true,
+    };
 
     public static int Run(string deviceKind, string outDir)
     {
@@ -37,7 +62,7 @@ internal static class CompileBench
         string root = Path.Combine(Path.GetFullPath(outDir), "compile-cache");
         if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         string inProcessCache = Path.Combine(root, "in-process");
-        Environment.SetEnvironmentVariable("MOEOPGEN_CACHE_DIR", inProcessCache);
+        Environment.SetEnvironmentVariable(KernelDiskCache.DirectoryVariable, inProcessCache);
         bool cuda = deviceKind == "cuda";
 
         var m = new Dictionary<string, object?>();
@@ -56,25 +81,45 @@ internal static class CompileBench
         }
         m["nvrtc_load_ms"] = Time(() => _ = NvrtcCompiler.Version);
         m["nvrtc_version"] = NvrtcCompiler.Version.ToString();
-        string arch = TargetFor(cc);
+        m["nvrtc_library"] = NvrtcCompiler.LibraryLocation;
+        string arch = CudaArchitecture.SelectTarget(cc, NvrtcCompiler.SupportedArchitectures);
         m["arch"] = arch;
         m["device"] = cuda ? $"compute capability {cc / 10}.{cc % 10}" : "none (cpu dry run: arch sm_90 assumed)";
+        m["cuda_module_loading_env"] = Environment.GetEnvironmentVariable(ModuleLoadingVariable) ?? "(unset)";
+        if (cuda) m["cuda_module_loading_mode"] = DriverProbe.LoadingMode();
 
-        // (b) cold compiles, in process: through the runtime (compile + disk write + module load), then NVRTC alone.
-        var units = Kernels.Select(k => SwiGlu.CudaSource.CompileUnit(k)).ToArray();
+        // (b) in process, first what any first compile pays apart: NVRTC's first call (builtins library, LLVM
+        // set-up, and the code pages of libnvrtc read from disk if the page cache lacks them), the driver's first
+        // module load, and the runtime's load path once on a throwaway kernel; then the cold compiles.
+        long faults = PageFaults.Major();
+        CompiledKernel probeImage = null!;
+        m["nvrtc_trivial_compile_first_ms"] = Time(() => probeImage = DriverProbe.Compile(arch));
+        m["nvrtc_trivial_compile_first_major_page_faults"] = FaultsSince(faults);
+        m["nvrtc_trivial_compile_second_ms"] = Time(() => DriverProbe.Compile(arch));
         if (cuda)
         {
             m["primary_context_ms"] = Time(() => CudaKernels.MemoryInfo(0));
-            var cold = new Dictionary<string, double>();
-            for (int i = 0; i < Kernels.Length; i++) cold[Kernels[i]] = Time(() => CudaKernels.GetFunction(SwiGlu.CudaSource, Kernels[i], 0));
-            m["cold_get_function_ms"] = cold;
-            m["cold_get_function_total_ms"] = Math.Round(cold.Values.Sum(), 2);
+            m["driver_probe"] = DriverProbe.Measure(probeImage, 0);
+        }
+        var throwaway = LoadTiming.Measure(() => LoadKernel(cuda, Throwaway, ThrowawayKernel, arch));
+        m["throwaway_kernel_load_ms"] = throwaway.TotalMs;
+        m["throwaway_kernel_load_phases_ms"] = throwaway.PhasesWithRest();
+        m["throwaway_kernel_load_major_page_faults"] = throwaway.MajorPageFaults;
+        var cold = Kernels.ToDictionary(k => k, k => LoadTiming.Measure(() => LoadKernel(cuda, SwiGlu.CudaSource, k, arch)));
+        m["cold_get_function_ms"] = cold.ToDictionary(kv => kv.Key, kv => kv.Value.TotalMs);
+        m["cold_get_function_total_ms"] = Math.Round(cold.Values.Sum(t => t.TotalMs), 2);
+        m["cold_get_function_phases_ms"] = cold.ToDictionary(kv => kv.Key, kv => kv.Value.PhasesWithRest());
+        m["cold_get_function_major_page_faults"] = cold.ToDictionary(kv => kv.Key, kv => kv.Value.MajorPageFaults);
+        if (cuda)
+        {
             m["first_launch_after_compile_ms"] = Time(LaunchForwardBackward);
         }
         else
         {
-            notes.Add("cpu dry run: no device, so no module load, no launch and no disk-cache load; NVRTC timings are real");
+            notes.Add("cpu dry run: no device, so the load path stops before the driver (no cuModuleLoadData, no launch, "
+                + "no driver probe); NVRTC, disk-cache and host-side timings are real");
         }
+        var units = Kernels.Select(k => SwiGlu.CudaSource.CompileUnit(k)).ToArray();
         var nvrtcOnly = new Dictionary<string, double>();
         for (int i = 0; i < Kernels.Length; i++)
             nvrtcOnly[Kernels[i]] = Time(() => NvrtcCompiler.Compile(units[i].Code, units[i].ModuleName, arch, units[i].Options));
@@ -84,18 +129,25 @@ internal static class CompileBench
         m["whole_module_kernel_count"] = whole.Code.Split("extern \"C\"").Length - 1;
         m["whole_module_compile_ms"] = Time(() => NvrtcCompiler.Compile(whole.Code, whole.ModuleName, arch, [.. whole.Options, "-DMOG_ALL_KERNELS"]));
 
-        // (d) then (c): a new process with an empty cache, then new processes with the cache it filled.
+        // (d) then (c): a new process with an empty cache, then new processes with the cache it filled: as in the
+        // first runs, then with the driver probe first, then (CUDA only) the probe under each module-loading mode.
         string childCache = Path.Combine(root, "child");
-        m["first_process_cold"] = RunChild(deviceKind, childCache);
-        var warm = Enumerable.Range(0, WarmChildren).Select(_ => RunChild(deviceKind, childCache)).ToList();
+        m["first_process_cold"] = RunChild(deviceKind, childCache, driverProbe: false);
+        var warm = Enumerable.Range(0, WarmChildren).Select(_ => RunChild(deviceKind, childCache, driverProbe: false)).ToList();
         m["new_process_warm_cache"] = warm;
+        var probed = Enumerable.Range(0, WarmChildren).Select(_ => RunChild(deviceKind, childCache, driverProbe: true)).ToList();
+        m["new_process_warm_cache_driver_probe"] = probed;
+        List<Dictionary<string, object?>> eager = [], lazy = [];
         if (cuda)
         {
-            var loads = warm.Select(w => w.TryGetValue("get_function_total_ms", out var v) ? Convert.ToDouble(v, CultureInfo.InvariantCulture) : double.NaN).ToArray();
-            m["warm_disk_load_median_ms"] = Math.Round(StepTimer.Median(loads), 2);
-            var totals = warm.Select(w => w.TryGetValue("total_since_spawn_ms", out var v) ? Convert.ToDouble(v, CultureInfo.InvariantCulture) : double.NaN).ToArray();
-            m["warm_process_total_median_ms"] = Math.Round(StepTimer.Median(totals), 1);
+            eager.Add(RunChild(deviceKind, childCache, driverProbe: true, moduleLoading: "EAGER"));
+            lazy.Add(RunChild(deviceKind, childCache, driverProbe: true, moduleLoading: "LAZY"));
+            m["new_process_warm_cache_module_loading_eager"] = eager;
+            m["new_process_warm_cache_module_loading_lazy"] = lazy;
+            m["warm_disk_load_median_ms"] = Median(warm, "get_function_total_ms");
+            m["warm_process_total_median_ms"] = Median(warm, "total_since_spawn_ms");
         }
+        m["breakdown"] = Breakdown(warm, probed, eager, lazy);
         m["notes"] = notes;
         m["date"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssK", CultureInfo.InvariantCulture);
 
@@ -109,32 +161,58 @@ internal static class CompileBench
     }
 
     /// <summary>The hidden <c>compile-child</c> command: one fresh process doing what a training process does first
-    /// (libraries, the kernels of one operator, one forward+backward), printing its timings as one JSON line.</summary>
-    public static int RunChild(string deviceKind, long spawnedAtUtcTicks)
+    /// (libraries, the kernels of one operator, one forward+backward), printing its timings as one JSON line.
+    /// With <paramref name="driverProbe"/>, NVRTC's first compile and the driver's first module load of a trivial
+    /// kernel come first, each timed apart.</summary>
+    public static int RunChild(string deviceKind, long spawnedAtUtcTicks, bool driverProbe)
     {
         double SinceSpawn() => Math.Round((DateTime.UtcNow.Ticks - spawnedAtUtcTicks) / 10_000.0, 2);
         bool cuda = deviceKind == "cuda";
         var m = new Dictionary<string, object?> { ["main_entered_since_spawn_ms"] = SinceSpawn() };
         m["libtorch_init_ms"] = Time(() => { InitializeDeviceType(cuda ? DeviceType.CUDA : DeviceType.CPU); _ = torch.cuda.is_available(); });
-        if (cuda) m["driver_init_ms"] = Time(() => CudaKernels.ComputeCapability(0));
+        int cc = 90;
+        if (cuda) m["driver_init_ms"] = Time(() => { var (major, minor) = CudaKernels.ComputeCapability(0); cc = major * 10 + minor; });
         m["nvrtc_load_ms"] = Time(() => _ = NvrtcCompiler.Version);   // the cache key holds NVRTC's version
+        string arch = CudaArchitecture.SelectTarget(cc, NvrtcCompiler.SupportedArchitectures);
+        m["cuda_module_loading_env"] = Environment.GetEnvironmentVariable(ModuleLoadingVariable) ?? "(unset)";
         if (cuda)
         {
+            m["cuda_module_loading_mode"] = DriverProbe.LoadingMode();
             // The device's primary context, made current (what any first CUDA call pays, libtorch's included),
             // kept apart from the kernel loads themselves.
             m["primary_context_ms"] = Time(() => CudaKernels.MemoryInfo(0));
-            var loads = new Dictionary<string, double>();
-            for (int i = 0; i < Kernels.Length; i++) loads[Kernels[i]] = Time(() => CudaKernels.GetFunction(SwiGlu.CudaSource, Kernels[i], 0));
-            m["get_function_ms"] = loads;
-            m["get_function_total_ms"] = Math.Round(loads.Values.Sum(), 2);
-            m["first_launch_ms"] = Time(LaunchForwardBackward);
         }
+        if (driverProbe)
+        {
+            CompiledKernel image = null!;
+            m["nvrtc_trivial_compile_ms"] = Time(() => image = DriverProbe.Compile(arch));
+            if (cuda) m["driver_probe"] = DriverProbe.Measure(image, 0);
+        }
+        var loads = Kernels.ToDictionary(k => k, k => LoadTiming.Measure(() => LoadKernel(cuda, SwiGlu.CudaSource, k, arch)));
+        m["get_function_ms"] = loads.ToDictionary(kv => kv.Key, kv => kv.Value.TotalMs);
+        m["get_function_total_ms"] = Math.Round(loads.Values.Sum(t => t.TotalMs), 2);
+        m["get_function_phases_ms"] = loads.ToDictionary(kv => kv.Key, kv => kv.Value.PhasesWithRest());
+        m["get_function_major_page_faults"] = loads.ToDictionary(kv => kv.Key, kv => kv.Value.MajorPageFaults);
+        if (cuda) m["first_launch_ms"] = Time(LaunchForwardBackward);
         m["total_since_spawn_ms"] = SinceSpawn();
         Console.WriteLine(ChildMarker + JsonSerializer.Serialize(m));
         return 0;
     }
 
-    private static Dictionary<string, object?> RunChild(string deviceKind, string cacheDir)
+    /// <summary>Gets <paramref name="kernel"/> as an engine does (<see cref="CudaKernels.GetFunction"/>); without a
+    /// device, the host part of the same path: compile unit, key, disk read or compile and write.</summary>
+    private static void LoadKernel(bool cuda, CudaSource source, string kernel, string arch)
+    {
+        if (cuda)
+        {
+            CudaKernels.GetFunction(source, kernel, 0);
+            return;
+        }
+        var registry = CudaModuleRegistry.Shared;
+        registry.Cache.GetOrCompile(registry.CompileUnit(source, kernel), arch);
+    }
+
+    private static Dictionary<string, object?> RunChild(string deviceKind, string cacheDir, bool driverProbe, string? moduleLoading = null)
     {
         string host = Environment.ProcessPath ?? throw new InvalidOperationException("No process path to start the child with.");
         var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -144,8 +222,10 @@ internal static class CompileBench
         psi.ArgumentList.Add("compile-child");
         psi.ArgumentList.Add("--device");
         psi.ArgumentList.Add(deviceKind);
+        if (driverProbe) psi.ArgumentList.Add("--driver-probe");
         psi.ArgumentList.Add("--spawned-at");
-        psi.Environment["MOEOPGEN_CACHE_DIR"] = cacheDir;
+        psi.Environment[KernelDiskCache.DirectoryVariable] = cacheDir;
+        if (moduleLoading is not null) psi.Environment[ModuleLoadingVariable] = moduleLoading;
         long ticks = DateTime.UtcNow.Ticks;
         psi.ArgumentList.Add(ticks.ToString(CultureInfo.InvariantCulture));
         using var child = Process.Start(psi) ?? throw new InvalidOperationException("Process.Start returned null.");
@@ -154,9 +234,78 @@ internal static class CompileBench
         child.WaitForExit();
         string? line = stdout.Split('\n').LastOrDefault(l => l.StartsWith(ChildMarker, StringComparison.Ordinal));
         if (child.ExitCode != 0 || line is null)
-            return new() { ["error"] = $"child exited with {child.ExitCode}: {(stderr.Result + stdout).Trim()[..Math.Min(800, (stderr.Result + stdout).Trim().Length)]}" };
+        {
+            string output = (stderr.Result + stdout).Trim();
+            return new() { ["error"] = $"child exited with {child.ExitCode}: {output[..Math.Min(800, output.Length)]}" };
+        }
         var parsed = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(line[ChildMarker.Length..])!;
         return parsed.ToDictionary(kv => kv.Key, kv => (object?)(kv.Value.ValueKind == JsonValueKind.Number ? kv.Value.GetDouble() : kv.Value));
+    }
+
+    /// <summary>
+    /// The figures that explain a first warm-cache load, medians over the children of each kind: the first kernel
+    /// split into the driver's <c>cuModuleLoadData</c>, the host phases (compile unit, key, disk read with checksum)
+    /// and the unattributed rest (JIT, lazily created objects); the trivial kernel's first and second load straight
+    /// through the driver; and the first kernel once the probe has paid the driver's first load.
+    /// </summary>
+    private static Dictionary<string, double> Breakdown(List<Dictionary<string, object?>> warm, List<Dictionary<string, object?>> probed,
+        List<Dictionary<string, object?>> eager, List<Dictionary<string, object?>> lazy)
+    {
+        string first = Kernels[0], second = Kernels[1];
+        var b = new Dictionary<string, double>();
+        void FirstKernel(string prefix, List<Dictionary<string, object?>> children)
+        {
+            b[prefix + "first_kernel_ms"] = Median(children, "get_function_ms", first);
+            b[prefix + "first_kernel_cuModuleLoadData_ms"] = Median(children, "get_function_phases_ms", first, KernelLoadPhases.ModuleLoad);
+            b[prefix + "first_kernel_cuModuleGetFunction_ms"] = Median(children, "get_function_phases_ms", first, KernelLoadPhases.GetFunction);
+            b[prefix + "first_kernel_host_phases_ms"] = Median(children.Select(c =>
+                new[] { KernelLoadPhases.CompileUnit, KernelLoadPhases.CacheKey, KernelLoadPhases.DiskRead }
+                    .Sum(phase => Number(c, "get_function_phases_ms", first, phase) is var v && double.IsNaN(v) ? 0 : v)));
+            b[prefix + "first_kernel_unattributed_ms"] = Median(children, "get_function_phases_ms", first, "unattributed");
+            b[prefix + "second_kernel_ms"] = Median(children, "get_function_ms", second);
+        }
+        void Probe(string prefix, List<Dictionary<string, object?>> children)
+        {
+            b[prefix + "driver_probe_first_load_ms"] = Median(children, "driver_probe", "first", "total");
+            b[prefix + "driver_probe_first_cuModuleLoadData_ms"] = Median(children, "driver_probe", "first", "cuModuleLoadData");
+            b[prefix + "driver_probe_second_load_ms"] = Median(children, "driver_probe", "second", "total");
+            b[prefix + "nvrtc_trivial_compile_ms"] = Median(children, "nvrtc_trivial_compile_ms");
+        }
+        FirstKernel("warm_", warm);
+        Probe("probed_", probed);
+        FirstKernel("probed_", probed);
+        foreach (var (mode, children) in new[] { ("eager_", eager), ("lazy_", lazy) })
+        {
+            if (children.Count == 0) continue;
+            b[mode + "driver_init_ms"] = Median(children, "driver_init_ms");
+            Probe(mode, children);
+            FirstKernel(mode, children);
+            b[mode + "first_launch_ms"] = Median(children, "first_launch_ms");
+        }
+        foreach (var key in b.Where(kv => double.IsNaN(kv.Value)).Select(kv => kv.Key).ToList()) b.Remove(key);
+        return b;
+    }
+
+    /// <summary>The number at <paramref name="path"/> in a child's record (top level: a double; deeper: JSON), or NaN.</summary>
+    private static double Number(Dictionary<string, object?> child, params string[] path)
+    {
+        if (!child.TryGetValue(path[0], out var value)) return double.NaN;
+        if (value is double d) return path.Length == 1 ? d : double.NaN;
+        if (value is not JsonElement element) return double.NaN;
+        foreach (var name in path.Skip(1))
+        {
+            if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty(name, out element)) return double.NaN;
+        }
+        return element.ValueKind == JsonValueKind.Number ? element.GetDouble() : double.NaN;
+    }
+
+    private static double Median(List<Dictionary<string, object?>> children, params string[] path) =>
+        Median(children.Select(c => Number(c, path)));
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var known = values.Where(v => !double.IsNaN(v)).ToArray();
+        return known.Length == 0 ? double.NaN : Math.Round(StepTimer.Median(known), 2);
     }
 
     /// <summary>One weighted bf16 SwiGLU forward and backward on a GPT-OSS-sized batch, waited for.</summary>
@@ -170,16 +319,6 @@ internal static class CompileBench
         torch.cuda.synchronize(torch.CUDA);
     }
 
-    /// <summary>What the runtime targets (runtime/Cuda/CudaArchitecture.SelectTarget, internal there): the device's
-    /// own sm_XY when NVRTC supports it, else PTX for the highest supported architecture below it.</summary>
-    private static string TargetFor(int cc)
-    {
-        var supported = NvrtcCompiler.SupportedArchitectures;
-        if (supported.Contains(cc)) return $"sm_{cc}";
-        int below = supported.Where(a => a <= cc).DefaultIfEmpty(supported.Min()).Max();
-        return $"compute_{below}";
-    }
-
     private static double Time(Action action)
     {
         var sw = Stopwatch.StartNew();
@@ -187,31 +326,32 @@ internal static class CompileBench
         return Math.Round(sw.Elapsed.TotalMilliseconds, 2);
     }
 
+    private static long FaultsSince(long before) => before < 0 ? -1 : PageFaults.Major() - before;
+
     /// <summary>Milliseconds since the OS started this process (Linux reports the start in clock ticks, 10 ms).</summary>
     private static double SinceProcessStartMs() => Math.Round((DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds, 1);
+
+    /// <summary>The keys the markdown's first line already says.</summary>
+    private static readonly HashSet<string> HeaderKeys = ["kernels", "date", "device", "nvrtc_version", "arch", "notes"];
 
     private static string ToMarkdown(Dictionary<string, object?> m, bool cuda)
     {
         var sb = new StringBuilder();
         sb.AppendLine("# MoeOpGen bench: compile (issue 3)").AppendLine();
         sb.AppendLine($"{m["date"]}; {m["device"]}; NVRTC {m["nvrtc_version"]}, target {m["arch"]}; kernels {string.Join(", ", Kernels)} (weighted bf16 SwiGLU forward and backward).").AppendLine();
-        sb.AppendLine("| measurement | ms |").AppendLine("|---|---:|");
+        sb.AppendLine("Milliseconds unless the name says otherwise (`major_page_faults`: pages read from storage; `unattributed`: "
+            + "time of a kernel load outside the runtime's timed phases — JIT, lazily created objects).").AppendLine();
+        if (m["breakdown"] is Dictionary<string, double> { Count: > 0 } breakdown)
+        {
+            sb.AppendLine("## Breakdown (medians over new processes)").AppendLine();
+            sb.AppendLine("| measurement | value |").AppendLine("|---|---:|");
+            foreach (var (key, value) in breakdown) Rows(sb, key, value);
+            sb.AppendLine().AppendLine("## All measurements").AppendLine();
+        }
+        sb.AppendLine("| measurement | value |").AppendLine("|---|---:|");
         foreach (var (key, value) in m)
         {
-            switch (value)
-            {
-                case double d: sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {key} | {d:F2} |")); break;
-                case Dictionary<string, double> per:
-                    foreach (var (k, v) in per) sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {key}: {k} | {v:F2} |"));
-                    break;
-                case Dictionary<string, object?> child:
-                    foreach (var (k, v) in child) sb.AppendLine($"| {key}: {k} | {Format(v)} |");
-                    break;
-                case List<Dictionary<string, object?>> children:
-                    for (int i = 0; i < children.Count; i++)
-                        foreach (var (k, v) in children[i]) sb.AppendLine($"| {key} #{i + 1}: {k} | {Format(v)} |");
-                    break;
-            }
+            if (!HeaderKeys.Contains(key) && key != "breakdown") Rows(sb, key, value);
         }
         if (m["notes"] is List<string> { Count: > 0 } notes) sb.AppendLine().AppendLine("Notes: " + string.Join("; ", notes) + ".");
         if (cuda)
@@ -220,11 +360,40 @@ internal static class CompileBench
         return sb.ToString();
     }
 
-    private static string Format(object? v) => v switch
+    /// <summary>One table row per scalar, nested objects and lists flattened into "outer: inner" and "list #n" labels.</summary>
+    private static void Rows(StringBuilder sb, string label, object? value)
     {
-        double d => d.ToString("F2", CultureInfo.InvariantCulture),
-        JsonElement e => e.ToString(),
-        null => "",
-        _ => v.ToString() ?? "",
-    };
+        switch (value)
+        {
+            case null:
+                return;
+            case JsonElement { ValueKind: JsonValueKind.Object } obj:
+                foreach (var property in obj.EnumerateObject()) Rows(sb, $"{label}: {property.Name}", property.Value);
+                return;
+            case JsonElement { ValueKind: JsonValueKind.Array } array:
+                int j = 0;
+                foreach (var item in array.EnumerateArray()) Rows(sb, $"{label} #{++j}", item);
+                return;
+            case JsonElement scalar:
+                sb.AppendLine($"| {label} | {(scalar.ValueKind == JsonValueKind.Number ? Format(scalar.GetDouble()) : scalar.ToString())} |");
+                return;
+            case string text:
+                sb.AppendLine($"| {label} | {text} |");
+                return;
+            case IDictionary dictionary:
+                foreach (DictionaryEntry entry in dictionary) Rows(sb, $"{label}: {entry.Key}", entry.Value);
+                return;
+            case IEnumerable list:
+                int i = 0;
+                foreach (var item in list) Rows(sb, $"{label} #{++i}", item);
+                return;
+            default:
+                sb.AppendLine($"| {label} | {Format(Convert.ToDouble(value, CultureInfo.InvariantCulture))} |");
+                return;
+        }
+    }
+
+    /// <summary>Whole numbers (counts) without decimals, times with two.</summary>
+    private static string Format(double d) =>
+        d.ToString(d == Math.Floor(d) && Math.Abs(d) < 1e15 ? "F0" : "F2", CultureInfo.InvariantCulture);
 }

@@ -137,9 +137,14 @@ internal static class Program
     {
         var device = DeviceOption();
         var spawnedAt = new Option<long>("--spawned-at") { Description = "UTC ticks just before the parent started this process.", Required = true };
-        var command = new Command("compile-child", "Internal: one new process of `bench compile`.") { device, spawnedAt };
+        var driverProbe = new Option<bool>("--driver-probe")
+        {
+            Description = "Before the kernels: NVRTC's first compile and the driver's first module load of a trivial kernel, timed apart.",
+        };
+        var command = new Command("compile-child", "Internal: one new process of `bench compile`.") { device, spawnedAt, driverProbe };
         command.Hidden = true;
-        command.SetAction(parse => Guard(() => CompileBench.RunChild(parse.GetValue(device)!.ToLowerInvariant(), parse.GetValue(spawnedAt))));
+        command.SetAction(parse => Guard(() => CompileBench.RunChild(
+            parse.GetValue(device)!.ToLowerInvariant(), parse.GetValue(spawnedAt), parse.GetValue(driverProbe))));
         return command;
     }
 

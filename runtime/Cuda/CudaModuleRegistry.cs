@@ -41,7 +41,13 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
     /// <summary>The source compiled for <paramref name="kernelName"/> (<see cref="CudaSource.CompileUnit"/>), the same
     /// instance on every call for the same <paramref name="source"/> instance, so its content key is computed once.</summary>
     public CudaSource CompileUnit(CudaSource source, string kernelName) => source.CompiledPerKernel
-        ? _units.GetValue(source, _ => new(StringComparer.Ordinal)).GetOrAdd(kernelName, source.CompileUnit)
+        ? _units.GetValue(source, _ => new(StringComparer.Ordinal)).GetOrAdd(kernelName, name =>
+          {
+              long started = KernelLoadPhases.Start();
+              var unit = source.CompileUnit(name);
+              KernelLoadPhases.Stop(started, KernelLoadPhases.CompileUnit);
+              return unit;
+          })
         : source;
 
     /// <summary>The module of <paramref name="source"/> loaded on device <paramref name="deviceIndex"/>.</summary>

@@ -51,7 +51,9 @@ internal sealed class KernelCache
     {
         ArgumentNullException.ThrowIfNull(source);
         CudaArchitecture.KindOf(arch, nameof(arch));
+        long keyStarted = KernelLoadPhases.Start();
         var k = key = KeyFor(source, arch);
+        KernelLoadPhases.Stop(keyStarted, KernelLoadPhases.CacheKey);
         var lazy = _images.GetOrAdd(k, _ => new Lazy<CompiledKernel>(
             () => LoadOrCompile(source, arch, k), LazyThreadSafetyMode.ExecutionAndPublication));
         try
@@ -68,10 +70,17 @@ internal sealed class KernelCache
 
     private CompiledKernel LoadOrCompile(CudaSource source, string arch, string key)
     {
-        if (Disk.TryRead(key, out _) is { } cached) return cached;
+        long started = KernelLoadPhases.Start();
+        var cached = Disk.TryRead(key, out _);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.DiskRead);
+        if (cached is not null) return cached;
         // A missing, corrupt, truncated or foreign entry all end here: compile and overwrite it.
+        started = KernelLoadPhases.Start();
         var compiled = Compiler.Compile(source.Code, source.ModuleName, arch, source.Options);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.NvrtcCompile);
+        started = KernelLoadPhases.Start();
         Disk.Write(key, compiled);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.DiskWrite);
         return compiled;
     }
 }

@@ -21,8 +21,10 @@ internal sealed class LoadedModule
         if (image.Kind == KernelImageKind.Ptx && (bytes.Length == 0 || bytes[^1] != 0)) bytes = [.. bytes, 0];
         device.MakeCurrent();
         IntPtr module;
+        long started = KernelLoadPhases.Start();
         fixed (byte* p = bytes)
             CudaDriver.Check(cuModuleLoadData(out module, p), nameof(cuModuleLoadData));
+        KernelLoadPhases.Stop(started, KernelLoadPhases.ModuleLoad);
         _handle = module;
     }
 
@@ -34,7 +36,9 @@ internal sealed class LoadedModule
     public LoadedFunction GetFunction(string kernelName) => _functions.GetOrAdd(kernelName, name =>
     {
         Device.MakeCurrent();
+        long started = KernelLoadPhases.Start();
         int result = cuModuleGetFunction(out IntPtr function, _handle, name);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.GetFunction);
         if (result != CUDA_SUCCESS)
             throw CudaDriver.Error(result, nameof(cuModuleGetFunction),
                 $"No kernel '{name}' in module '{ModuleName}'; kernels must be declared extern \"C\" __global__");

@@ -25,6 +25,8 @@ internal static unsafe partial class CudaDriverNative
     public const int CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0;
     public const int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     public const uint CU_EVENT_DEFAULT = 0;
+    public const int CU_MODULE_EAGER_LOADING = 1;
+    public const int CU_MODULE_LAZY_LOADING = 2;
 
     [LibraryImport(Lib)] public static partial int cuInit(uint flags);
     [LibraryImport(Lib)] public static partial int cuDriverGetVersion(out int version);
@@ -36,6 +38,8 @@ internal static unsafe partial class CudaDriverNative
     [LibraryImport(Lib)] public static partial int cuCtxGetCurrent(out IntPtr context);
     [LibraryImport(Lib, EntryPoint = "cuMemGetInfo_v2")] public static partial int cuMemGetInfo(out nuint free, out nuint total);
     [LibraryImport(Lib)] public static partial int cuModuleLoadData(out IntPtr module, void* image);
+    /// <summary>CUDA 11.7+: whether modules load eagerly or lazily (<c>CUDA_MODULE_LOADING</c>).</summary>
+    [LibraryImport(Lib)] public static partial int cuModuleGetLoadingMode(out int mode);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
     [LibraryImport(Lib)] public static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
