@@ -50,6 +50,33 @@ internal static unsafe class FusedRoutingCpuKernels
         });
     }
 
+    /// <summary>The gather-reduce for <paramref name="rows"/>' dtype (fp32, fp64, fp16 or bf16); see the generic overload.</summary>
+    public static void GatherReduce(Tensor rows, Tensor rowMap, Tensor? weights, Tensor output)
+    {
+        switch (rows.dtype)
+        {
+            case ScalarType.Float32: GatherReduce<float, float, Fp32Element>(rows, rowMap, weights, output); break;
+            case ScalarType.Float64: GatherReduce<double, double, Fp64Element>(rows, rowMap, weights, output); break;
+            case ScalarType.Float16: GatherReduce<Half, float, Fp16Element>(rows, rowMap, weights, output); break;
+            case ScalarType.BFloat16: GatherReduce<ushort, float, Bf16Element>(rows, rowMap, weights, output); break;
+            default: throw UnsupportedDtype(rows.dtype);
+        }
+    }
+
+    /// <summary>The unpermute backward for <paramref name="grad"/>'s dtype (fp32, fp64, fp16 or bf16); see the
+    /// generic overload.</summary>
+    public static void ScatterScaledWithDot(Tensor grad, Tensor? rows, Tensor rowMap, Tensor? weights, Tensor rowGrad, Tensor? weightGrad)
+    {
+        switch (grad.dtype)
+        {
+            case ScalarType.Float32: ScatterScaledWithDot<float, float, Fp32Element>(grad, rows, rowMap, weights, rowGrad, weightGrad); break;
+            case ScalarType.Float64: ScatterScaledWithDot<double, double, Fp64Element>(grad, rows, rowMap, weights, rowGrad, weightGrad); break;
+            case ScalarType.Float16: ScatterScaledWithDot<Half, float, Fp16Element>(grad, rows, rowMap, weights, rowGrad, weightGrad); break;
+            case ScalarType.BFloat16: ScatterScaledWithDot<ushort, float, Bf16Element>(grad, rows, rowMap, weights, rowGrad, weightGrad); break;
+            default: throw UnsupportedDtype(grad.dtype);
+        }
+    }
+
     /// <summary>
     /// Gather-reduce (unpermute forward, permute backward): <c>output[t] = Σ_e w[t, e] · rows[map[t, e]]</c> over the
     /// token's copies in ascending expert order, accumulated in <typeparamref name="TAccumulator"/> from zero and
@@ -166,6 +193,9 @@ internal static unsafe class FusedRoutingCpuKernels
             }
         });
     }
+
+    private static InvalidOperationException UnsupportedDtype(ScalarType dtype)
+        => new($"Internal error: the fused CPU routing kernels got a {dtype} tensor (checked by TokenPermutation).");
 
     /// <summary>Runs <paramref name="body"/> over <c>[0, count)</c> in ranges of about <see cref="BytesPerTask"/>.</summary>
     private static void ForEachTokenRange(long count, long bytesPerItem, Action<long, long> body)

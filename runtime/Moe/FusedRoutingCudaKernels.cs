@@ -12,11 +12,14 @@ namespace MoeOpGen.Moe;
 /// them against the source.
 /// </summary>
 /// <remarks>
-/// <para><b>Launch shape.</b> The per-token kernels run one token per block at a time and loop over the tokens
-/// with a grid stride, so any grid is correct; the grid is capped at <see cref="BlocksPerMultiprocessor"/> blocks per
-/// SM, enough to fill every SM several times over. The block is always <see cref="TokenBlock"/> threads: the
-/// probs-gradient dot is reduced with a shuffle tree whose shape depends on it, so a fixed block keeps that
-/// result bit-identical run to run. Dynamic shared memory holds each token's copy list, 8 bytes per expert.</para>
+/// <para><b>Launch shape.</b> The permute, the unpermute and the unpermute backward without the probs' gradient run
+/// <em>warp tasks</em>: one warp per (token, 32-unit segment of its row), grid-strided over all the grid's warps, in
+/// blocks of <see cref="WarpTaskBlock"/> threads; the grid is what the tasks need, capped at
+/// <see cref="BlocksPerMultiprocessor"/> blocks per SM. No task waits for another, so there is no block barrier and
+/// no shared memory. The unpermute backward with the probs' gradient runs one token per block (each dot spans the
+/// row), grid <c>min(T, 32 × SMs)</c>; its block is <see cref="DotBlock"/>, 32 to 256 threads that split the row's
+/// units evenly over the fewest passes. The dot is reduced with a shuffle tree whose shape depends on the block, and the block depends
+/// only on the hidden size and dtype, so that result is bit-identical run to run.</para>
 /// <para><b>Vector width.</b> The permute copies rows in the widest unit (16, 8, 4, 2 or 1 bytes) that divides the
 /// row's bytes and the alignment of both base pointers. The unpermute kernels use their 16-byte variant
 /// (<c>_v16</c>) when the hidden size is a multiple of the 16-byte pack and every row tensor is 16-byte aligned,
@@ -25,10 +28,14 @@ namespace MoeOpGen.Moe;
 /// </remarks>
 internal static class FusedRoutingCudaKernels
 {
-    /// <summary>Threads per block of the per-token kernels (and of the probs gather).</summary>
-    public const uint TokenBlock = 256;
+    /// <summary>Threads per block of the warp-task kernels (and of the probs gather): 8 warps.</summary>
+    public const uint WarpTaskBlock = 256;
 
-    /// <summary>Grid cap, in blocks per streaming multiprocessor.</summary>
+    /// <summary>Most threads per block of the dot kernel: its <c>__launch_bounds__</c>, so that it always gets the
+    /// registers to launch (about 90 for bf16 16-byte packs, which leaves room for 2 such blocks per SM).</summary>
+    public const uint MaxDotBlock = 256;
+
+    /// <summary>Grid cap, in blocks per streaming multiprocessor (the kernels grid-stride over the rest).</summary>
     public const long BlocksPerMultiprocessor = 32;
 
     /// <summary>Permute forward: every token row to its copies' rows, and <c>probs[t, e]</c> to
@@ -70,7 +77,7 @@ internal static class FusedRoutingCudaKernels
 
         long rowBytes = hidden * tokens.element_size();
         int unit = WidestUnit(rowBytes, tokens, permuted);
-        return new($"moe_permute_w{unit}", TokenGrid(tokenCount, multiprocessors), TokenBlock, CopyListBytes(experts),
+        return new($"moe_permute_w{unit}", WarpTaskGrid(tokenCount, rowBytes / unit, multiprocessors), WarpTaskBlock, 0,
         [
             ("tokens", tokens),
             ("row_map", rowMap),
@@ -96,7 +103,8 @@ internal static class FusedRoutingCudaKernels
         if (tokenCount == 0) return null;
 
         bool vector = hidden % pack == 0 && Aligned16(rows, output);
-        return new($"moe_unpermute_{suffix}{(vector ? "_v16" : "")}", TokenGrid(tokenCount, multiprocessors), TokenBlock, CopyListBytes(experts),
+        long units = vector ? hidden / pack : hidden;
+        return new($"moe_unpermute_{suffix}{(vector ? "_v16" : "")}", WarpTaskGrid(tokenCount, units, multiprocessors), WarpTaskBlock, 0,
         [
             ("permuted", rows),
             ("row_map", rowMap),
@@ -124,7 +132,12 @@ internal static class FusedRoutingCudaKernels
         if (tokenCount == 0) return null;
 
         bool vector = hidden % pack == 0 && Aligned16(grad, rows, rowGrad);
-        return new($"moe_unpermute_bwd_{suffix}{(vector ? "_v16" : "")}", TokenGrid(tokenCount, multiprocessors), TokenBlock, CopyListBytes(experts),
+        long units = vector ? hidden / pack : hidden;
+        // Without the weights' gradient the kernel is a scatter in warp tasks; with it, one token per block.
+        var (grid, block) = weightGrad is null
+            ? (WarpTaskGrid(tokenCount, units, multiprocessors), WarpTaskBlock)
+            : (TokenGrid(tokenCount, multiprocessors), DotBlock(units));
+        return new($"moe_unpermute_bwd_{suffix}{(vector ? "_v16" : "")}", grid, block, 0,
         [
             ("grad_out", grad),
             ("permuted", rows),
@@ -150,8 +163,8 @@ internal static class FusedRoutingCudaKernels
         long pairs = tokenCount * experts;
         if (pairs == 0) return null;
 
-        long blocks = (pairs + TokenBlock - 1) / TokenBlock;
-        return new($"moe_permute_probs_bwd_w{width}", (uint)Math.Min(blocks, multiprocessors * BlocksPerMultiprocessor), TokenBlock, 0,
+        long blocks = (pairs + WarpTaskBlock - 1) / WarpTaskBlock;
+        return new($"moe_permute_probs_bwd_w{width}", (uint)Math.Min(blocks, multiprocessors * BlocksPerMultiprocessor), WarpTaskBlock, 0,
         [
             ("grad_permuted_probs", permutedProbsGrad),
             ("row_map", rowMap),
@@ -201,11 +214,33 @@ internal static class FusedRoutingCudaKernels
         Require(tensor.is_contiguous(), $"{name} is not contiguous");
     }
 
+    /// <summary>One token per block, capped.</summary>
     private static uint TokenGrid(long tokenCount, int multiprocessors)
-        => (uint)Math.Min(tokenCount, Math.Max(1, multiprocessors) * BlocksPerMultiprocessor);
+        => (uint)Math.Min(tokenCount, GridCap(multiprocessors));
 
-    /// <summary>Each token's copy list in shared memory: the row and the expert of each copy, 4 bytes each.</summary>
-    private static uint CopyListBytes(int experts) => checked((uint)(8L * experts));
+    /// <summary>Blocks for one warp per (token, 32-unit segment of its row), capped; every token has a task, even a
+    /// zero-width one (the permute's first task of a token moves its probs).</summary>
+    internal static uint WarpTaskGrid(long tokenCount, long unitsPerRow, int multiprocessors)
+    {
+        long tasks = tokenCount * Math.Max(1, (unitsPerRow + 31) / 32);
+        long warpsPerBlock = WarpTaskBlock / 32;
+        return (uint)Math.Min((tasks + warpsPerBlock - 1) / warpsPerBlock, GridCap(multiprocessors));
+    }
+
+    /// <summary>
+    /// The dot kernel's block: the fewest passes of at most <see cref="MaxDotBlock"/> threads over the row's units,
+    /// the units shared evenly among the passes, rounded up to a warp (32 to 256 threads). The GPT-OSS row of 360
+    /// bf16 packs gets 2 passes of 192 threads instead of 256 then 104 busy threads of 256. The block depends on the
+    /// shape only, which keeps the dot's reduction order, and so its result, fixed.
+    /// </summary>
+    internal static uint DotBlock(long unitsPerRow)
+    {
+        long passes = Math.Max(1, (unitsPerRow + MaxDotBlock - 1) / MaxDotBlock);
+        long perPass = (unitsPerRow + passes - 1) / passes;
+        return (uint)Math.Clamp((perPass + 31) / 32 * 32, 32, MaxDotBlock);
+    }
+
+    private static long GridCap(int multiprocessors) => Math.Max(1, multiprocessors) * BlocksPerMultiprocessor;
 
     private static int WidestUnit(long rowBytes, Tensor a, Tensor b)
     {

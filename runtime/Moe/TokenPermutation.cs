@@ -155,7 +155,7 @@ public static class TokenPermutation
         if (sortedIndices.shape[0] != rowCount)
             throw new ArgumentException(
                 $"sortedIndices has {sortedIndices.shape[0]} entries but permutedTokens has {rowCount} rows.", nameof(sortedIndices));
-        RequireTokenIdsInRange(sortedIndices, tokenCount);
+        bool countCopies = false;
         if (probs is not null)
         {
             if (routingMap is null)
@@ -167,10 +167,9 @@ public static class TokenPermutation
             if (dropAndPad && rowCount % experts != 0)
                 throw new ArgumentException(
                     $"A drop-and-pad layout has E·C rows, but sortedIndices has {rowCount} entries for {experts} experts.", nameof(sortedIndices));
-            if (!dropAndPad && routingMap.count_nonzero().item<long>() != rowCount)
-                throw new ArgumentException(
-                    $"routingMap routes a different number of token copies than the {rowCount} rows of permutedTokens.", nameof(routingMap));
+            countCopies = !dropAndPad;
         }
+        RequireTokenIdsMatch(sortedIndices, tokenCount, countCopies ? routingMap : null, rowCount);
         var output = CompositeRouting.Unpermute(permutedTokens, sortedIndices, restoreShape, probs, routingMap, dropAndPad);
         return output.MoveToOuterDisposeScope();
     }
@@ -222,13 +221,26 @@ public static class TokenPermutation
                 name);
     }
 
-    private static void RequireTokenIdsInRange(Tensor sortedIndices, long tokenCount)
+    /// <summary>
+    /// The non-fused unpermute's index checks: the token ids lie in <c>[0, tokenCount)</c> and, when
+    /// <paramref name="routingMap"/> is given (dropless with probs), it routes exactly <paramref name="rowCount"/>
+    /// copies. All numbers come back in one read-back (one host synchronisation on CUDA, not one per number).
+    /// </summary>
+    private static void RequireTokenIdsMatch(Tensor sortedIndices, long tokenCount, Tensor? routingMap, long rowCount)
     {
-        if (sortedIndices.numel() == 0)
+        if (sortedIndices.numel() == 0 && routingMap is null)
             return;
-        long low = sortedIndices.min().item<long>(), high = sortedIndices.max().item<long>();
-        if (low < 0 || high >= tokenCount)
+        // An empty index tensor has no min or max; a zero stands in (it is not range-checked).
+        var ids = sortedIndices.numel() == 0 ? zeros(1, ScalarType.Int64, sortedIndices.device) : sortedIndices;
+        var summary = stack(routingMap is null
+            ? new[] { ids.min(), ids.max() }
+            : new[] { ids.min(), ids.max(), routingMap.count_nonzero() }).cpu().data<long>().ToArray();
+        long low = summary[0], high = summary[1], copies = routingMap is null ? rowCount : summary[2];
+        if (sortedIndices.numel() != 0 && (low < 0 || high >= tokenCount))
             throw new ArgumentException(
                 $"sortedIndices holds token ids in [{low}, {high}], outside [0, {tokenCount}) given by restoreShape.", nameof(sortedIndices));
+        if (copies != rowCount)
+            throw new ArgumentException(
+                $"routingMap routes a different number of token copies ({copies}) than the {rowCount} rows of permutedTokens.", nameof(routingMap));
     }
 }

@@ -74,6 +74,30 @@ public class FusedRoutingCudaTests
         TensorAssert.Close(gpuComposite.UnpermuteProbsGrad, gpu.UnpermuteProbsGrad, 1e-5, 1e-5 * hidden, "non-fused CUDA probs grad");
     }
 
+    /// <summary>Rows of several warp-task segments (the GPT-OSS width: 360 bf16 packs, 12 segments, the last 8 wide),
+    /// more copies per token than one load chunk (top-9: chunks of 4, 4, 1), and a dot kernel block that splits the
+    /// row into two passes: still bit-identical to the fused CPU path, forward and backward.</summary>
+    [Theory]
+    [InlineData(2880L, 9)]
+    [InlineData(2880L, 1)]
+    [InlineData(2872L, 4)]   // not a multiple of the 8-element pack: the scalar kernels, 90 segments per row
+    public void Wide_rows_and_many_copies_are_bit_identical_to_the_fused_cpu_path(long hidden, int k)
+    {
+        RequireCuda();
+        using var scope = NewDisposeScope();
+        var (tokens, map, probs) = RoutingTestData.TopK(tokens: 97, experts: 32, k: k, hidden, seed: 68, ScalarType.BFloat16);
+        var cpu = Run(tokens, map, probs, null, false, fused: true, CPU);
+        var gpu = Run(tokens, map, probs, null, false, fused: true, CUDA);
+        TensorAssert.Equal(cpu.Permuted, gpu.Permuted, "permuted rows");
+        TensorAssert.Equal(cpu.PermutedProbs, gpu.PermutedProbs, "permuted probs");
+        TensorAssert.Equal(cpu.Sum, gpu.Sum, "unpermute without probs");
+        TensorAssert.Equal(cpu.Weighted, gpu.Weighted, "unpermute with probs");
+        TensorAssert.Equal(cpu.TokensGrad, gpu.TokensGrad, "permute backward: tokens grad");
+        TensorAssert.Equal(cpu.PermuteProbsGrad, gpu.PermuteProbsGrad, "permute backward: probs grad");
+        TensorAssert.Equal(cpu.RowsGrad, gpu.RowsGrad, "unpermute backward: rows grad");
+        TensorAssert.Close(cpu.UnpermuteProbsGrad, gpu.UnpermuteProbsGrad, 1e-5, 1e-5 * hidden, "unpermute backward: probs grad (a dot over H)");
+    }
+
     [Fact]
     public void Fused_cuda_unpermute_and_its_backward_are_bit_identical_across_runs()
     {
@@ -196,8 +220,9 @@ public class FusedRoutingCudaTests
                    x.grad!.cpu(), p.grad!.cpu(), rows.grad!.cpu(), p2.grad!.cpu());
     }
 
-    /// <summary>Edge cases as named theory rows (a case holds tensors, so rows carry only the name).</summary>
-    private sealed record EdgeCase(string Name, System.Func<RoutingCase> Create)
+    /// <summary>Edge cases as named theory rows (a case holds tensors, so rows carry only the name). The CPU routing
+    /// suite checks the same cases (<c>FusedRoutingTests</c>), so a failure here is the CUDA path's.</summary>
+    internal sealed record EdgeCase(string Name, System.Func<RoutingCase> Create)
     {
         public static readonly EdgeCase[] All =
         [
@@ -207,10 +232,14 @@ public class FusedRoutingCudaTests
             new("all tokens to one of many experts, others empty", () => OneExpert(tokens: 70, experts: 50, expert: 37)),
             new("top-k = E = 40 (two ballot rounds of 32)", () => RoutingCase.TopK(20, 40, 40, 16, ScalarType.Float32, null, false, 4)),
             new("top-k = E = 40 with padding", () => RoutingCase.TopK(20, 40, 40, 16, ScalarType.Float32, 40 * 25, true, 5)),
-            new("7000 experts (56 KB copy list: shared memory opt-in)", () => RoutingCase.TopK(64, 7000, 3, 8, ScalarType.Float32, null, false, 6)),
+            new("7000 experts (219 ballot rounds of 32 per warp task)", () => RoutingCase.TopK(64, 7000, 3, 8, ScalarType.Float32, null, false, 6)),
             new("capacity 0", () => RoutingCase.TopK(30, 8, 2, 8, ScalarType.Float32, 7, true, 7)),
             new("capacity of every token", () => RoutingCase.TopK(30, 8, 2, 8, ScalarType.Float32, 8 * 30 + 5, true, 8)),
             new("hidden 1", () => RoutingCase.TopK(200, 16, 4, 1, ScalarType.Float16, null, false, 9)),
+            new("300 experts (10 ballot rounds per warp task)", () => RoutingCase.TopK(150, 300, 6, 24, ScalarType.Float32, null, false, 11)),
+            new("300 experts with padding", () => RoutingCase.TopK(150, 300, 6, 24, ScalarType.Float32, 300 * 4, true, 12)),
+            new("top-11 of 20 (chunks of 4 copies: 4 + 4 + 3)", () => RoutingCase.TopK(90, 20, 11, 40, ScalarType.Float32, null, false, 13)),
+            new("hidden 0", () => RoutingCase.TopK(20, 4, 2, 0, ScalarType.Float32, null, false, 14)),
         ];
 
         private static RoutingCase OneExpert(long tokens, int experts, int expert)

@@ -37,10 +37,15 @@ public class RoutingCudaTests
     {
         FusedRoutingCudaTests.RequireCuda();
         using var scope = NewDisposeScope();
-        var (_, map, _) = RoutingTestData.TopK(tokens: 1000, experts: 64, k: 8, hidden: 1, seed: 42);
-        long? capacity = dropAndPad ? 100 : null;
-        var (cpuMap, _) = FusedRowMap.BuildOnCpu(map, capacity);
-        var (gpuMap, _) = FusedRowMap.BuildWithTensorOps(map.cuda(), capacity);
-        TensorAssert.Equal(cpuMap, gpuMap.cpu(), "row map");
+        // 1000 × 64: the flattened scan spans several CUB tiles; 8192 × 32 is the GPT-OSS shape.
+        foreach (var (tokens, experts, k) in new[] { (1000L, 64L, 8), (8192L, 32L, 4), (3L, 1L, 1) })
+        {
+            var (_, map, _) = RoutingTestData.TopK(tokens: tokens, experts: experts, k: k, hidden: 1, seed: 42);
+            long? capacity = dropAndPad ? tokens * k / experts : null;
+            var (cpuMap, rows) = FusedRowMap.BuildOnCpu(map, capacity);
+            var (gpuMap, routedPerExpert) = FusedRowMap.BuildWithTensorOps(map.cuda(), capacity);
+            TensorAssert.Equal(cpuMap, gpuMap.cpu(), $"row map T={tokens} E={experts}");
+            if (!dropAndPad) Assert.Equal(rows, routedPerExpert.sum().item<long>());
+        }
     }
 }

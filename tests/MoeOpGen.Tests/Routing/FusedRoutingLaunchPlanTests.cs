@@ -76,7 +76,9 @@ public class FusedRoutingLaunchPlanTests
         Assert.Same(rowMap, TensorArgument(plan, "row_map"));
         Assert.Equal(withProbs, TensorArgument(plan, "probs") is not null);
         Assert.Same(permutedProbs, TensorArgument(plan, "permuted_probs"));
-        Assert.Equal((37u, 256u, 8u * 5), (plan.Grid, plan.Block, plan.SharedBytes));
+        // One warp per 32-unit segment of each token's row, 8 warps per block, no shared memory.
+        long segments = (hidden * tokens.element_size() / unit + 31) / 32;
+        Assert.Equal(((uint)((tokenCount * segments + 7) / 8), 256u, 0u), (plan.Grid, plan.Block, plan.SharedBytes));
     }
 
     public static TheoryData<ScalarType, long, bool, string> UnpermuteCases => new()
@@ -111,8 +113,9 @@ public class FusedRoutingLaunchPlanTests
         Assert.Same(weights, TensorArgument(forward, "probs"));
         Assert.Same(output, TensorArgument(forward, "out"));
         Assert.Equal(hidden, Value(forward, "hidden"));
-        // More tokens than the grid cap: the kernel's grid-stride loop covers the rest.
-        Assert.Equal((Multiprocessors * 32u, 256u, 8u * 300), (forward.Grid, forward.Block, forward.SharedBytes));
+        long units = expectedKernel.EndsWith("_v16") ? hidden / (16 / rows.element_size()) : hidden;
+        uint warpTaskBlocks = (uint)((tokenCount * ((units + 31) / 32) + 7) / 8);   // 9000 or 18000 warps: under the cap
+        Assert.Equal((warpTaskBlocks, 256u, 0u), (forward.Grid, forward.Block, forward.SharedBytes));
         Assert.Null(TensorArgument(FusedRoutingCudaKernels.PlanGatherReduce(rows, rowMap, null, output, Multiprocessors)!, "probs"));
 
         var grad = empty(new[] { tokenCount, hidden }, dtype);
@@ -125,11 +128,44 @@ public class FusedRoutingLaunchPlanTests
         Assert.Same(rows, TensorArgument(backward, "permuted"));
         Assert.Same(rowGrad, TensorArgument(backward, "grad_permuted"));
         Assert.Same(weightGrad, TensorArgument(backward, "grad_probs"));
+        // With the probs' gradient: one token per block, more tokens than the grid cap (the kernel's grid-stride
+        // loop covers the rest); these rows of at most 64 units take one pass of whole warps.
+        Assert.Equal((Multiprocessors * 32u, (uint)Math.Max(32, (units + 31) / 32 * 32), 0u), (backward.Grid, backward.Block, backward.SharedBytes));
 
         var withoutProbs = FusedRoutingCudaKernels.PlanScatterScaledWithDot(grad, null, rowMap, null, rowGrad, null, Multiprocessors)!;
         AssertMatchesSignature(withoutProbs);
         Assert.Null(TensorArgument(withoutProbs, "permuted"));
         Assert.Null(TensorArgument(withoutProbs, "grad_probs"));
+        // A scatter in warp tasks; without the (misaligned) rows it may take the 16-byte variant.
+        long scatterUnits = withoutProbs.Kernel.EndsWith("_v16") ? hidden / (16 / rows.element_size()) : hidden;
+        Assert.Equal(((uint)((tokenCount * ((scatterUnits + 31) / 32) + 7) / 8), 256u), (withoutProbs.Grid, withoutProbs.Block));
+    }
+
+    /// <summary>The shape measured on the H100 (GPT-OSS: T = 8192, E = 32, hidden 2880 bf16 = 360 packs of 16
+    /// bytes): 12 warp tasks per token, more than the grid cap; the dot kernel covers a row in two even passes of
+    /// 192 threads. Other rows split evenly too, never beyond the launch bound of 256 threads.</summary>
+    [Fact]
+    public void Gpt_oss_shape_gets_capped_warp_task_grids_and_a_one_pass_dot_block()
+    {
+        using var scope = NewDisposeScope();
+        long tokenCount = 8192, hidden = 2880, rowCount = 4 * 8192;
+        var rowMap = full(new[] { tokenCount, 32L }, -1, ScalarType.Int32);
+        var tokens = empty(new[] { tokenCount, hidden }, ScalarType.BFloat16);
+        var rows = empty(new[] { rowCount, hidden }, ScalarType.BFloat16);
+        var probs = empty(new[] { tokenCount, 32L }, ScalarType.Float32);
+        var permute = FusedRoutingCudaKernels.PlanCopyToRows(tokens, rowMap, null, rows, null, Multiprocessors)!;
+        var unpermute = FusedRoutingCudaKernels.PlanGatherReduce(rows, rowMap, probs, tokens, Multiprocessors)!;
+        var backward = FusedRoutingCudaKernels.PlanScatterScaledWithDot(tokens, rows, rowMap, probs, rows, probs, Multiprocessors)!;
+        Assert.Equal(("moe_permute_w16", 360L), (permute.Kernel, Value(permute, "row_units")));
+        Assert.Equal((Multiprocessors * 32u, 256u), (permute.Grid, permute.Block));     // 98,304 warp tasks, 4,224 blocks
+        Assert.Equal((Multiprocessors * 32u, 256u), (unpermute.Grid, unpermute.Block));
+        Assert.Equal((Multiprocessors * 32u, 192u), (backward.Grid, backward.Block));
+        Assert.Equal(224u, FusedRoutingCudaKernels.DotBlock(7168 / 8));   // DeepSeek's 7168: 896 packs, 4 passes of 224
+        Assert.Equal(256u, FusedRoutingCudaKernels.DotBlock(4096 / 8));   // 512 packs, 2 passes of 256
+        Assert.Equal(256u, FusedRoutingCudaKernels.DotBlock(256));
+        Assert.Equal(160u, FusedRoutingCudaKernels.DotBlock(257));        // 2 passes of 129, rounded to 160
+        Assert.Equal(32u, FusedRoutingCudaKernels.DotBlock(13));
+        Assert.Equal(32u, FusedRoutingCudaKernels.DotBlock(0));
     }
 
     [Theory]
@@ -165,7 +201,8 @@ public class FusedRoutingLaunchPlanTests
         // and the probs gradient its zeros.
         var unrouted = full(new[] { 3L, 4 }, -1, ScalarType.Int32);
         var plan = FusedRoutingCudaKernels.PlanGatherReduce(empty(0, 8), unrouted, null, empty(3, 8), Multiprocessors)!;
-        Assert.Equal(3u, plan.Grid);
+        Assert.Equal(1u, plan.Grid);   // 3 warp tasks
+        Assert.Equal(1u, FusedRoutingCudaKernels.PlanCopyToRows(empty(3, 0), unrouted, null, empty(0, 0), null, Multiprocessors)!.Grid);   // zero-width rows still get a task per token
         Assert.NotNull(FusedRoutingCudaKernels.PlanGatherOrZero(empty(0), unrouted, empty(3, 4), Multiprocessors));
         Assert.NotNull(FusedRoutingCudaKernels.PlanScatterScaledWithDot(empty(3, 0), empty(0, 0), unrouted, empty(3, 4), empty(0, 0), empty(3, 4), Multiprocessors));
     }

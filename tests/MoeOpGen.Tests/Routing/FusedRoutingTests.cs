@@ -1,5 +1,8 @@
+using System;
+using System.Linq;
 using MoeOpGen.Moe;
 using MoeOpGen.Tests.Golden;
+using MoeOpGen.Tests.Gpu;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -77,6 +80,48 @@ public class FusedRoutingTests
             var (opsMap, routedPerExpert) = FusedRowMap.BuildWithTensorOps(map, capacity);
             TensorAssert.Equal(cpuMap, opsMap, $"row map T={t} E={e} k={k}");
             Assert.Equal(capacity is long c ? e * c : routedPerExpert.sum().item<long>(), rows);
+        }
+    }
+
+    public static TheoryData<string> EdgeCases => new(FusedRoutingCudaTests.EdgeCase.All.Select(e => e.Name).ToArray());
+
+    /// <summary>The CUDA suite's edge cases keep the exact contract on the CPU, both paths (so the cases themselves
+    /// are sound, and a CUDA failure on one of them is the kernels').</summary>
+    [Theory, MemberData(nameof(EdgeCases))]
+    public void The_cuda_edge_cases_keep_the_exact_contract_on_the_cpu(string name)
+    {
+        var c = FusedRoutingCudaTests.EdgeCase.All.Single(e => e.Name == name).Create();
+        RoutingContract.Check(c, CPU, fused: true);
+        RoutingContract.Check(c, CPU, fused: false);
+    }
+
+    /// <summary>The tensor-op builder (the CUDA path's, one flattened scan) equals the CPU loops on random maps:
+    /// bool and integer maps, densities from empty to full (so empty experts and full ones), token counts that are
+    /// not multiples of anything, dropless and drop-and-pad with capacities 0, under, over and at T.</summary>
+    [Fact]
+    public void The_tensor_op_row_map_builder_equals_the_cpu_builder_on_random_maps()
+    {
+        using var scope = NewDisposeScope();
+        var random = new Random(17);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            long tokens = trial < 3 ? trial : random.Next(1, 700);
+            long experts = random.Next(1, 5) == 1 ? random.Next(1, 4) : random.Next(1, 130);
+            double density = new[] { 0.0, 0.02, 0.1, 0.5, 1.0 }[random.Next(5)];
+            var generator = new Generator((ulong)trial);
+            var map = rand(new[] { tokens, experts }, generator: generator) < density;
+            if (random.Next(3) == 0) map = map.to(ScalarType.Int32) * random.Next(1, 4);   // nonzero counts as routed
+            long? capacity = random.Next(3) switch
+            {
+                0 => null,
+                1 => random.Next(0, 3) == 0 ? 0 : random.Next(0, (int)tokens + 1),
+                _ => tokens,
+            };
+            var (cpuMap, rows) = FusedRowMap.BuildOnCpu(map, capacity);
+            var (opsMap, routedPerExpert) = FusedRowMap.BuildWithTensorOps(map, capacity);
+            TensorAssert.Equal(cpuMap, opsMap, $"trial {trial}: T={tokens} E={experts} density {density} capacity {capacity?.ToString() ?? "none"}");
+            Assert.Equal(map.ne(0).sum(0, type: ScalarType.Int64).data<long>().ToArray(), routedPerExpert.data<long>().ToArray());
+            Assert.Equal(capacity is long c ? experts * c : routedPerExpert.sum().item<long>(), rows);
         }
     }
 }

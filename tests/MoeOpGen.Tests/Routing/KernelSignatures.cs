@@ -72,6 +72,6 @@ internal static partial class KernelSignatures
     [GeneratedRegex(@"^[ \t]*(?<name>[A-Z][A-Z0-9_]*)\((?<args>[^)]*)\)[ \t]*$", RegexOptions.Multiline)]
     private static partial Regex MacroUse();
 
-    [GeneratedRegex(@"extern ""C"" __global__ void (?<name>\w+)\s*\((?<params>[^)]*)\)")]
+    [GeneratedRegex(@"extern ""C"" __global__ void\s+(?:__launch_bounds__\([^)]*\)\s*)?(?<name>\w+)\s*\((?<params>[^)]*)\)")]
     private static partial Regex ExternKernel();
 }
