@@ -73,7 +73,7 @@ internal static class CudaEmitter
         {
             string name = $"{prefix}_fwd_{dt}" + (letters.Length > 0 ? "_" + letters : "");
             Entry(w, name,
-                $"extern \"C\" __global__ void {name}(const {T}* x, const float* w, const {T}* bias, {T}* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",
+                $"extern \"C\" __global__ void {(b ? "MOG_BIAS_FORWARD_BOUNDS " : "")}{name}(const {T}* x, const float* w, const {T}* bias, {T}* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",
                 $"{{ mog_gated_forward<{T}, {B(wt)}, {B(b)}, {B(c)}, {B(f)}>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }}");
         }
         foreach (var (letters, wt, b, c, f) in Variants())

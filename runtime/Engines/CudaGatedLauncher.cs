@@ -36,7 +36,7 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         // The bias-gradient accumulators: [2 halves × V elements of a pack][packs of a row] floats.
         uint shared = bias is null ? 0u : (uint)(2 * v * packsPerRow * sizeof(float));
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
-        uint block = CudaLaunchShapes.GatedBackwardBlock(packsPerRow, kernel.MaxThreadsPerBlock);
+        uint block = CudaLaunchShapes.GatedBackwardBlock(packsPerRow, kernel.MaxThreadsPerBlock, bias is not null);
         // Without bias a block per row; with bias one wave of resident blocks, since each block owns a [2h] row of
         // bias partial sums.
         uint grid = bias is null ? (uint)Math.Min(call.Rows, int.MaxValue) : kernel.OneWaveGrid(block, shared, call.Rows);
@@ -46,7 +46,7 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
 
         var dbias = empty([2 * call.Hidden], dtype, grad.device);
         var reduce = CudaKernels.GetFunction(maths.Cuda, $"{maths.KernelPrefix}_reduce_bias_{Suffix(dtype)}", device);
-        reduce.Launch((uint)Math.Min((2 * call.Hidden + 255) / 256, 65535), 256, 0, partial, dbias, (long)grid, call.Hidden, call.Interleaved);
+        reduce.Launch(CudaLaunchShapes.ReduceBiasGrid(call.Hidden), CudaLaunchShapes.ReduceBiasBlock, 0, partial, dbias, (long)grid, call.Hidden, call.Interleaved);
         return dbias;
     }
 

@@ -90,13 +90,22 @@ public class CudaLaunchShapesTests
     }
 
     [Theory]
-    [InlineData(360, 1024, 96)]              // GPT-OSS bf16: 4 packs a thread
-    [InlineData(1792, 1024, 448)]            // Mixtral
-    [InlineData(256, 1024, 64)]              // DeepSeek
-    [InlineData(3, 1024, 64)]                // narrow rows: at least two warps
-    [InlineData(100_000, 640, 640)]          // capped by the kernel's registers
-    public void BackwardBlocksTakeAboutFourPacksAThreadInWholeWarps(long packs, int maxThreads, uint expected)
-        => Assert.Equal(expected, CudaLaunchShapes.GatedBackwardBlock(packs, maxThreads));
+    [InlineData(360, 1024, false, 96)]       // GPT-OSS bf16: 4 packs a thread
+    [InlineData(360, 1024, true, 192)]       // with a bias: 2 packs a thread
+    [InlineData(1792, 1024, false, 448)]     // Mixtral
+    [InlineData(1792, 640, true, 640)]       // capped by the kernel's registers
+    [InlineData(256, 1024, false, 64)]       // DeepSeek
+    [InlineData(3, 1024, true, 64)]          // narrow rows: at least two warps
+    public void BackwardBlocksTakeAFewPacksAThreadInWholeWarps(long packs, int maxThreads, bool bias, uint expected)
+        => Assert.Equal(expected, CudaLaunchShapes.GatedBackwardBlock(packs, maxThreads, bias));
+
+    [Fact]
+    public void BiasReductionHasABlockPer32Columns()
+    {
+        Assert.Equal(180u, CudaLaunchShapes.ReduceBiasGrid(2880));
+        Assert.Equal(1u, CudaLaunchShapes.ReduceBiasGrid(1));
+        Assert.Equal(0u, CudaLaunchShapes.ReduceBiasBlock % 32);
+    }
 
     [Fact]
     public void ImpossibleShapesAreErrors()
