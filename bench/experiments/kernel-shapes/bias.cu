@@ -1,19 +1,6 @@
 // Measurement harness 3 (not product code): forward with bias/clamp (registers, launch bounds), backward with bias (block, reduction).
-#include <cstdio>
-#include <vector>
-#include <algorithm>
-#include <cuda_runtime.h>
 #include MOG_SOURCE
-#define CK(x) do { cudaError_t e = (x); if (e) { printf("ERR %s %s\n", #x, cudaGetErrorString(e)); exit(1);} } while (0)
-static float median(std::vector<float> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; }
-template <typename F> float time_us(F f) {
-  cudaEvent_t a, b; cudaEventCreate(&a); cudaEventCreate(&b);
-  for (int i = 0; i < 3; i++) f();
-  std::vector<float> s;
-  for (int r = 0; r < 15; r++) { cudaEventRecord(a); for (int i = 0; i < 10; i++) f(); cudaEventRecord(b); cudaEventSynchronize(b); float ms; cudaEventElapsedTime(&ms, a, b); s.push_back(ms * 100.f); }
-  CK(cudaGetLastError());
-  return median(s);
-}
+#include "timing.cuh"
 typedef mog_bf16 T;
 // Reduction of [parts, 2h] partials: 32 columns × 8 slices per block, slices summed in order (deterministic).
 extern "C" __global__ void reduce2d(const float* __restrict__ partial, T* __restrict__ dbias, long long parts, long long h) {
@@ -32,7 +19,7 @@ int main(int argc, char** argv) {
   CK(cudaMalloc(&x, rows * 2 * h * 2)); CK(cudaMalloc(&dx, rows * 2 * h * 2)); CK(cudaMalloc(&copy, rows * 2 * h * 2));
   CK(cudaMalloc(&out, rows * h * 2)); CK(cudaMalloc(&g, rows * h * 2)); CK(cudaMalloc(&w, rows * 4)); CK(cudaMalloc(&dw, rows * 4));
   CK(cudaMalloc(&bias, 2 * h * 2)); CK(cudaMalloc(&dbias, 2 * h * 2)); CK(cudaMalloc(&partial, 4096LL * 2 * h * 4));
-  { std::vector<unsigned short> hx(rows * 2 * h); unsigned s = 1; for (auto& v : hx) { s = s * 1664525u + 1013904223u; float f = ((s >> 8) * (1.f / 16777216.f) - 0.5f) * 8.f; unsigned u; memcpy(&u, &f, 4); v = u >> 16; }
+  { auto hx = random_bf16(rows * 2 * h);
     CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice)); CK(cudaMemcpy(g, hx.data(), rows * h * 2, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(bias, hx.data(), 2 * h * 2, cudaMemcpyHostToDevice));
     std::vector<float> hw(rows, 0.25f); CK(cudaMemcpy(w, hw.data(), rows * 4, cudaMemcpyHostToDevice)); }

@@ -1,24 +1,6 @@
 // Measurement harness (not product code): time the generated gated kernels under launch/maths variants. 
-#include <cstdio>
-#include <vector>
-#include <algorithm>
-#include <cuda_runtime.h>
 #include MOG_SOURCE
-#define CAT2(a,b) a##b
-#define CAT(a,b) CAT2(a,b)
-#define K(n) CAT(OP, n)
-#define CK(x) do { cudaError_t e = (x); if (e) { printf("ERR %s %s\n", #x, cudaGetErrorString(e)); exit(1);} } while (0)
-typedef void (*fwd_t)(const mog_bf16*, const float*, const mog_bf16*, mog_bf16*, unsigned char*, long long, long long, int, int, float, mog_scalars);
-typedef void (*bwd_t)(const mog_bf16*, const mog_bf16*, const unsigned char*, const float*, const mog_bf16*, mog_bf16*, float*, float*, long long, long long, int, int, float, mog_scalars);
-static float median(std::vector<float> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; }
-template <typename F> float time_us(F f) {
-  cudaEvent_t a, b; cudaEventCreate(&a); cudaEventCreate(&b);
-  for (int i = 0; i < 3; i++) f();
-  std::vector<float> s;
-  for (int r = 0; r < 15; r++) { cudaEventRecord(a); for (int i = 0; i < 10; i++) f(); cudaEventRecord(b); cudaEventSynchronize(b); float ms; cudaEventElapsedTime(&ms, a, b); s.push_back(ms * 100.f); }
-  CK(cudaGetLastError());
-  return median(s);
-}
+#include "timing.cuh"
 int main() {
   const long long rows = 32768, h = 2880, packs = h / 8, total = rows * packs;
   int sms; cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
@@ -26,7 +8,7 @@ int main() {
   CK(cudaMalloc(&x, rows * 2 * h * 2)); CK(cudaMalloc(&dx, rows * 2 * h * 2)); CK(cudaMalloc(&copy, rows * 2 * h * 2));
   CK(cudaMalloc(&out, rows * h * 2)); CK(cudaMalloc(&g, rows * h * 2)); CK(cudaMalloc(&bias, 2 * h * 2));
   CK(cudaMalloc(&w, rows * 4)); CK(cudaMalloc(&dw, rows * 4));
-  { std::vector<unsigned short> hx(rows * 2 * h); unsigned s = 1; for (auto& v : hx) { s = s * 1664525u + 1013904223u; float f = ((s >> 8) * (1.f / 16777216.f) - 0.5f) * 8.f; unsigned u; memcpy(&u, &f, 4); v = u >> 16; }
+  { auto hx = random_bf16(rows * 2 * h);
     CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice)); CK(cudaMemcpy(g, hx.data(), rows * h * 2, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(bias, hx.data(), 2 * h * 2, cudaMemcpyHostToDevice));
     std::vector<float> hw(rows, 0.25f); CK(cudaMemcpy(w, hw.data(), rows * 4, cudaMemcpyHostToDevice)); }
