@@ -1,6 +1,11 @@
 // Measurement harness (not product code): time the generated gated kernels under launch/maths variants. 
 #include MOG_SOURCE
 #include "timing.cuh"
+#define CAT2(a,b) a##b
+#define CAT(a,b) CAT2(a,b)
+#define K(n) CAT(OP, n)
+typedef void (*fwd_t)(const mog_bf16*, const float*, const mog_bf16*, mog_bf16*, unsigned char*, long long, long long, int, int, float, mog_scalars);
+typedef void (*bwd_t)(const mog_bf16*, const mog_bf16*, const unsigned char*, const float*, const mog_bf16*, mog_bf16*, float*, float*, long long, long long, int, int, float, mog_scalars);
 int main() {
   const long long rows = 32768, h = 2880, packs = h / 8, total = rows * packs;
   int sms; cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
