@@ -201,34 +201,11 @@ partial class QuickGeGlu
 
         // The FP8 copy has the input's layout, one byte per element: a pack's V gate and V linear codes are one 2V-byte
         // word (interleaved) or two V-byte words (halves) on the vector path, so the copy is written and read with
-        // wide accesses too. Word offsets are multiples of their size because h is a multiple of V there. Words are put
-        // together and taken apart with shifts: a byte pointer into a word (the first version) made the compiler keep the
-        // word in local memory, and the FP8 forward was L2-bound at 2.6× the time of the bf16 forward (H100, ncu).
+        // wide accesses too. Word offsets are multiples of their size because h is a multiple of V there.
         template <int N> struct mog_word;
         template <> struct mog_word<4> { typedef unsigned int type; };
         template <> struct mog_word<8> { typedef uint2 type; };
         template <> struct mog_word<16> { typedef uint4 type; };
-
-        __device__ __forceinline__ unsigned int mog_bytes4(const unsigned char* b)
-        {
-            return (unsigned int)b[0] | ((unsigned int)b[1] << 8) | ((unsigned int)b[2] << 16) | ((unsigned int)b[3] << 24);
-        }
-        __device__ __forceinline__ void mog_word_from_bytes(unsigned int& w, const unsigned char* b) { w = mog_bytes4(b); }
-        __device__ __forceinline__ void mog_word_from_bytes(uint2& w, const unsigned char* b) { w.x = mog_bytes4(b); w.y = mog_bytes4(b + 4); }
-        __device__ __forceinline__ void mog_word_from_bytes(uint4& w, const unsigned char* b)
-        {
-            w.x = mog_bytes4(b); w.y = mog_bytes4(b + 4); w.z = mog_bytes4(b + 8); w.w = mog_bytes4(b + 12);
-        }
-        __device__ __forceinline__ void mog_bytes_from_word(unsigned int w, unsigned char* b)
-        {
-        #pragma unroll
-            for (int k = 0; k < 4; k++) b[k] = (unsigned char)(w >> (8 * k));
-        }
-        __device__ __forceinline__ void mog_bytes_from_word(uint2 w, unsigned char* b) { mog_bytes_from_word(w.x, b); mog_bytes_from_word(w.y, b + 4); }
-        __device__ __forceinline__ void mog_bytes_from_word(uint4 w, unsigned char* b)
-        {
-            mog_bytes_from_word(w.x, b); mog_bytes_from_word(w.y, b + 4); mog_bytes_from_word(w.z, b + 8); mog_bytes_from_word(w.w, b + 12);
-        }
 
         __device__ __forceinline__ long long mog_pair_index(long long col, int k, long long h, int interleaved, bool linear)
         {
@@ -241,15 +218,16 @@ partial class QuickGeGlu
         {
             if (vec && !interleaved) {
                 typename mog_word<V>::type wa, wb;
-                mog_word_from_bytes(wa, qa); mog_word_from_bytes(wb, qb);
+                unsigned char* ba = reinterpret_cast<unsigned char*>(&wa); unsigned char* bb = reinterpret_cast<unsigned char*>(&wb);
+        #pragma unroll
+                for (int k = 0; k < V; k++) { ba[k] = qa[k]; bb[k] = qb[k]; }
                 *reinterpret_cast<typename mog_word<V>::type*>(row8 + col) = wa;
                 *reinterpret_cast<typename mog_word<V>::type*>(row8 + h + col) = wb;
             } else if (vec) {
-                unsigned char pairs[2 * V];
-        #pragma unroll
-                for (int k = 0; k < V; k++) { pairs[2 * k] = qa[k]; pairs[2 * k + 1] = qb[k]; }
                 typename mog_word<2 * V>::type wp;
-                mog_word_from_bytes(wp, pairs);
+                unsigned char* bp = reinterpret_cast<unsigned char*>(&wp);
+        #pragma unroll
+                for (int k = 0; k < V; k++) { bp[2 * k] = qa[k]; bp[2 * k + 1] = qb[k]; }
                 *reinterpret_cast<typename mog_word<2 * V>::type*>(row8 + 2 * col) = wp;
             } else {
                 for (int k = 0; k < n; k++) {
@@ -264,13 +242,17 @@ partial class QuickGeGlu
                                                           int interleaved, int vec, unsigned char* qa, unsigned char* qb)
         {
             if (vec && !interleaved) {
-                mog_bytes_from_word(*reinterpret_cast<const typename mog_word<V>::type*>(row8 + col), qa);
-                mog_bytes_from_word(*reinterpret_cast<const typename mog_word<V>::type*>(row8 + h + col), qb);
-            } else if (vec) {
-                unsigned char pairs[2 * V];
-                mog_bytes_from_word(*reinterpret_cast<const typename mog_word<2 * V>::type*>(row8 + 2 * col), pairs);
+                const typename mog_word<V>::type wa = *reinterpret_cast<const typename mog_word<V>::type*>(row8 + col);
+                const typename mog_word<V>::type wb = *reinterpret_cast<const typename mog_word<V>::type*>(row8 + h + col);
+                const unsigned char* ba = reinterpret_cast<const unsigned char*>(&wa);
+                const unsigned char* bb = reinterpret_cast<const unsigned char*>(&wb);
         #pragma unroll
-                for (int k = 0; k < V; k++) { qa[k] = pairs[2 * k]; qb[k] = pairs[2 * k + 1]; }
+                for (int k = 0; k < V; k++) { qa[k] = ba[k]; qb[k] = bb[k]; }
+            } else if (vec) {
+                const typename mog_word<2 * V>::type wp = *reinterpret_cast<const typename mog_word<2 * V>::type*>(row8 + 2 * col);
+                const unsigned char* bp = reinterpret_cast<const unsigned char*>(&wp);
+        #pragma unroll
+                for (int k = 0; k < V; k++) { qa[k] = bp[2 * k]; qb[k] = bp[2 * k + 1]; }
             } else {
         #pragma unroll
                 for (int k = 0; k < V; k++) {
