@@ -57,15 +57,33 @@ public sealed partial record CudaSource(string ModuleName, string Code)
     /// <summary>The source NVRTC compiles to get <paramref name="kernelName"/>: this one, or for a
     /// <see cref="CompiledPerKernel"/> module the unit that defines <c>MOG_KERNEL_&lt;kernelName&gt;</c>.
     /// Callers memoise it (see <c>CudaModuleRegistry</c>); a new instance hashes its source again.</summary>
+    /// <remarks>The kernel's guard is looked up as text, not by listing <see cref="KernelNames"/>: this runs on the
+    /// first load of every kernel, where a scan of all guards of a hundred-kernel module was wasted work.</remarks>
     /// <exception cref="ArgumentException">A per-kernel module has no entry point named <paramref name="kernelName"/>.</exception>
     public CudaSource CompileUnit(string kernelName)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(kernelName);
         if (!CompiledPerKernel) return this;
-        if (!KernelNames.Contains(kernelName, StringComparer.Ordinal))
+        if (!HasGuard(kernelName))
             throw new ArgumentException($"CUDA module '{ModuleName}' has no kernel named '{kernelName}'.", nameof(kernelName));
         return this with { Options = [.. Options, "-DMOG_KERNEL_" + kernelName], CompiledPerKernel = false };
     }
+
+    /// <summary>Whether a line of the code starts (after indentation) with the guard of <paramref name="kernelName"/>,
+    /// the line <see cref="KernelGuard"/> matches.</summary>
+    private bool HasGuard(string kernelName)
+    {
+        string guard = GuardPrefix + kernelName + ")";
+        for (int at = Code.IndexOf(guard, StringComparison.Ordinal); at >= 0; at = Code.IndexOf(guard, at + 1, StringComparison.Ordinal))
+        {
+            int lineStart = at;
+            while (lineStart > 0 && Code[lineStart - 1] is ' ' or '\t') lineStart--;
+            if (lineStart == 0 || Code[lineStart - 1] == '\n') return true;
+        }
+        return false;
+    }
+
+    private const string GuardPrefix = "#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_";
 
     [GeneratedRegex(@"^[ \t]*#if defined\(MOG_ALL_KERNELS\) \|\| defined\(MOG_KERNEL_(\w+)\)", RegexOptions.Multiline)]
     private static partial Regex KernelGuard();

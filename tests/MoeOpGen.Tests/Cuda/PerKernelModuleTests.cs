@@ -48,6 +48,27 @@ public class PerKernelModuleTests
     }
 
     [Fact]
+    public void CompileUnitAcceptsExactlyTheGuardedNames()
+    {
+        // Every name the guards list has a unit, in every shipped module; a prefix of a name, a name only mentioned in
+        // a comment and an unguarded function have none.
+        foreach (var source in CudaKernels.SourcesIn(typeof(SwiGlu).Assembly))
+            Assert.All(source.KernelNames, n => Assert.Contains("-DMOG_KERNEL_" + n, source.CompileUnit(n).Options));
+        var tricky = new CudaSource("tricky", """
+            // #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_commented)
+              #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_indented_kernel)
+            extern "C" __global__ void indented_kernel() {}
+            #endif
+            extern "C" __global__ void unguarded() {}
+            """) { CompiledPerKernel = true };
+        Assert.Equal(["indented_kernel"], tricky.KernelNames);
+        Assert.NotNull(tricky.CompileUnit("indented_kernel"));
+        foreach (var name in new[] { "indented", "commented", "unguarded", "swiglu_fwd_bf1" })
+            Assert.Throws<ArgumentException>(() => tricky.CompileUnit(name));
+        Assert.Throws<ArgumentException>(() => SwiGlu.CudaSource.CompileUnit("swiglu_fwd_bf1"));
+    }
+
+    [Fact]
     public void TheRegistryHandsOutOneUnitPerKernelAndSource()
     {
         using var directory = new TempDirectory();
