@@ -25,33 +25,3 @@ public readonly record struct Tolerance(double Rtol, double Atol)
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "no tolerance for this dtype"),
     };
 }
-
-public static class TensorAssert
-{
-    /// <summary>
-    /// Element-wise closeness in fp64; equal values (infinities included) and NaN against NaN count as close, so
-    /// the check also pins where non-finite values appear. The message names the first offending element.
-    /// </summary>
-    public static void Close(Tensor expected, Tensor actual, Tolerance tol, string what)
-    {
-        Assert.True(expected.shape.SequenceEqual(actual.shape),
-            $"{what}: shape [{string.Join(", ", actual.shape)}], expected [{string.Join(", ", expected.shape)}]");
-        using var scope = NewDisposeScope();
-        var e = expected.detach().to(ScalarType.Float64).flatten();
-        var a = actual.detach().to(ScalarType.Float64).flatten();
-        var ok = (a - e).abs().le(e.abs() * tol.Rtol + tol.Atol) | a.eq(e) | (a.isnan() & e.isnan());
-        if (ok.all().item<bool>()) return;
-        long i = (~ok).nonzero()[0, 0].item<long>();
-        long count = (~ok).sum().item<long>();
-        Assert.Fail($"{what}: {count} of {e.numel()} elements differ beyond rtol {tol.Rtol}, atol {tol.Atol}; " +
-                    $"first at flat index {i}: actual {a[i].item<double>():R}, expected {e[i].item<double>():R}");
-    }
-
-    /// <summary>Bit-for-bit equality (same shape, dtype and bytes).</summary>
-    public static void BitEqual(Tensor expected, Tensor actual, string what)
-    {
-        Assert.Equal(expected.dtype, actual.dtype);
-        Assert.True(expected.shape.SequenceEqual(actual.shape), $"{what}: shapes differ");
-        Assert.True(expected.bytes.ToArray().AsSpan().SequenceEqual(actual.bytes.ToArray()), $"{what}: bytes differ");
-    }
-}

@@ -1,14 +1,18 @@
 using System;
-using TorchSharp;
+using System.Linq;
+using MoeOpGen.Tests.Numerics;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace MoeOpGen.Tests.Golden;
+namespace MoeOpGen.Tests;
 
-/// <summary>Tensor comparisons with messages that say where and by how much two tensors differ.</summary>
+/// <summary>
+/// Tensor comparisons for every test folder, with messages that say where and by how much two tensors differ.
+/// Values are compared in fp64 on the tensors' own device; only the verdict and the reported elements are read back.
+/// </summary>
 public static class TensorAssert
 {
-    /// <summary>Same shape, same dtype and the same values (NaN equal to NaN).</summary>
+    /// <summary>Same shape, same dtype and the same values (NaN equal to NaN, +0 equal to −0).</summary>
     public static void Equal(Tensor expected, Tensor actual, string what)
     {
         SameShape(expected, actual, what);
@@ -16,8 +20,8 @@ public static class TensorAssert
         if (expected.numel() == 0)
             return;
         using var scope = NewDisposeScope();
-        var e = expected.cpu();
-        var a = actual.cpu();
+        var e = expected.detach().to(actual.device);
+        var a = actual.detach();
         var differ = e.ne(a);
         if (e.is_floating_point())
             differ = differ.logical_and(e.isnan().logical_and(a.isnan()).logical_not());
@@ -29,18 +33,30 @@ public static class TensorAssert
                     $"{Value(a, first)} vs expected {Value(e, first)}.");
     }
 
-    /// <summary><c>|actual − expected| ≤ atol + rtol·|expected|</c> elementwise, compared in fp64.</summary>
+    /// <summary>Bit-for-bit equality (same shape, dtype and bytes).</summary>
+    public static void BitEqual(Tensor expected, Tensor actual, string what)
+    {
+        Assert.Equal(expected.dtype, actual.dtype);
+        SameShape(expected, actual, what);
+        Assert.True(expected.bytes.ToArray().AsSpan().SequenceEqual(actual.bytes.ToArray()), $"{what}: bytes differ");
+    }
+
+    /// <summary>
+    /// <c>|actual − expected| ≤ atol + rtol·|expected|</c> element-wise in fp64; equal values (infinities included)
+    /// and NaN against NaN count as close, so the check also pins where non-finite values appear. The message gives
+    /// the number of offending elements and the worst one.
+    /// </summary>
     public static void Close(Tensor expected, Tensor actual, double rtol, double atol, string what)
     {
         SameShape(expected, actual, what);
         if (expected.numel() == 0)
             return;
         using var scope = NewDisposeScope();
-        var e = expected.cpu().to(ScalarType.Float64).reshape(-1);
-        var a = actual.cpu().to(ScalarType.Float64).reshape(-1);
-        var excess = (a - e).abs() - (atol + rtol * e.abs());
-        var bothNan = e.isnan().logical_and(a.isnan());
-        excess = excess.masked_fill(bothNan, -1.0).nan_to_num(nan: double.PositiveInfinity);
+        var e = expected.detach().to(ScalarType.Float64).to(actual.device).reshape(-1);
+        var a = actual.detach().to(ScalarType.Float64).reshape(-1);
+        var close = a.eq(e).logical_or(e.isnan().logical_and(a.isnan()));
+        // How far beyond the bound each element is; close elements are at -1, a NaN against a number at +∞.
+        var excess = ((a - e).abs() - (atol + rtol * e.abs())).masked_fill(close, -1.0).nan_to_num(nan: double.PositiveInfinity);
         long worst = excess.argmax().item<long>();
         if (excess[worst].item<double>() <= 0)
             return;
@@ -49,8 +65,12 @@ public static class TensorAssert
                     $"{a[worst].item<double>():R} vs expected {e[worst].item<double>():R}.");
     }
 
+    /// <summary><see cref="Close(Tensor, Tensor, double, double, string)"/> with a <see cref="Tolerance"/>.</summary>
+    public static void Close(Tensor expected, Tensor actual, Tolerance tol, string what)
+        => Close(expected, actual, tol.Rtol, tol.Atol, what);
+
     /// <summary><see cref="Close(Tensor, Tensor, double, double, string)"/> with the DESIGN.md tolerance of the
-    /// expected tensor's dtype.</summary>
+    /// expected tensor's dtype (<see cref="DesignTolerance"/>).</summary>
     public static void Close(Tensor expected, Tensor actual, string what)
     {
         var (rtol, atol) = DesignTolerance.For(expected.dtype);
@@ -64,13 +84,13 @@ public static class TensorAssert
     private static string Value(Tensor t, long flatIndex) => t.reshape(-1)[flatIndex].to(ScalarType.Float64).item<double>().ToString("R");
 }
 
-/// <summary>The engine-against-engine tolerances of DESIGN.md, by dtype.</summary>
+/// <summary>The engine-against-engine tolerances of DESIGN.md for comparisons against the reference's tensors.</summary>
 public static class DesignTolerance
 {
     public static (double Rtol, double Atol) For(ScalarType dtype)
     {
         // Against the reference's tensors every dtype but the half-precision ones gets fp32's tolerance (fp64 too).
-        var tolerance = dtype is ScalarType.Float16 or ScalarType.BFloat16 ? Numerics.Tolerance.For(dtype) : Numerics.Tolerance.Fp32;
+        var tolerance = dtype is ScalarType.Float16 or ScalarType.BFloat16 ? Tolerance.For(dtype) : Tolerance.Fp32;
         return (tolerance.Rtol, tolerance.Atol);
     }
 }
