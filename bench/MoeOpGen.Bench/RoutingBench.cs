@@ -8,8 +8,9 @@ namespace MoeOpGen.Bench;
 
 /// <summary>
 /// <c>bench routing</c>: <c>MoeUtils.Permute</c> / <c>Unpermute</c>, non-fused and fused, with and without probs,
-/// forward and forward+backward, on top-k routing of T = rows / topk tokens of the permute width. The fused path
-/// is reported "not available" where it throws <see cref="NotSupportedException"/> (CUDA, until its kernels land).
+/// forward and forward+backward, on top-k routing of T = rows / topk tokens of the permute width, and the parts of
+/// the fused path (its row map, its kernels alone). A path that throws <see cref="NotSupportedException"/> is
+/// reported "not available".
 /// </summary>
 internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action save)
 {
@@ -72,6 +73,9 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
                     }, ClearGrads);
             }
 
+            if (fused)
+                FusedParts(shape, dtype, tokens, routingMap, probs, permutedRows);
+
             // The index tensor of this path (token ids, or the fused row map) for the unpermute rows.
             Tensor? indices = null;
             string? unavailable = null;
@@ -104,6 +108,38 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
         }
         ClearGrads();
     }
+
+    /// <summary>
+    /// Where the fused path's time goes, through the runtime's internal entry points: the row-map step of the fused
+    /// permute alone (tensor operations and, dropless, the read-back of the routed count), and the permute and
+    /// unpermute kernels alone on a map built once outside the timing (no autograd, no argument checks, no
+    /// read-back). The gap between these rows and the whole operations is host work.
+    /// </summary>
+    private void FusedParts(ModelShape shape, BenchDtype dtype, Tensor tokens, Tensor routingMap, Tensor probs, Tensor permutedRows)
+    {
+        long t = shape.Tokens, p = shape.PermuteHidden, x = shape.Experts, n = t * shape.TopK;
+        int e = dtype.Size;
+        rows.Measure(Part("permute row map", shape, dtype, [t, x], t * x * (1 + 4)),
+            () => _ = Moe.TokenPermutation.BuildRowMap(routingMap, capacity: null), null);
+        var (rowMap, rowCount) = Moe.TokenPermutation.BuildRowMap(routingMap, capacity: null);
+        rows.Measure(Part("permute probs kernel", shape, dtype, [t, p], ByteModel.PermuteForward(t, p, x, n, e, true)),
+            () => _ = Moe.FusedRouting.Permute(tokens, rowMap, rowCount, probs), null);
+        rows.Measure(Part("unpermute probs kernel", shape, dtype, [n, p], ByteModel.UnpermuteForward(t, p, x, n, e, true)),
+            () => _ = Moe.FusedRouting.GatherReduce(permutedRows, rowMap, probs, ScalarType.Float32), null);
+    }
+
+    private static BenchRow Part(string name, ModelShape shape, BenchDtype dtype, long[] inShape, long bytes) => new()
+    {
+        Name = name + " fused (part)",
+        Impl = "moeopgen-fused-part",
+        Model = shape.Key,
+        Shape = inShape,
+        Dtype = dtype.Key,
+        Op = "fwd",
+        Variant = "part",
+        Case = $"{name} fwd (part of the fused op)",
+        Bytes = bytes,
+    };
 
     private static BenchRow Row(string family, string impl, ModelShape shape, BenchDtype dtype, long[] inShape, string phase, bool withProbs, long bytes)
     {

@@ -178,8 +178,9 @@ public static class TokenPermutation
     internal static long CapacityPerExpert(long numOutTokens, long experts, long tokenCount)
         => Math.Min(numOutTokens / experts, tokenCount);
 
-    /// <summary>The row map and the row count of the permuted output, built on the routing map's device.</summary>
-    private static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
+    /// <summary>The row map and the row count of the permuted output, built on the routing map's device (internal for
+    /// the bench, which times this step apart from the copy kernel).</summary>
+    internal static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
     {
         if (routingMap.device_type == DeviceType.CPU)
         {
