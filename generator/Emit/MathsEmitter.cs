@@ -54,16 +54,15 @@ internal static class MathsEmitter
         ProgramWriter.Write(w, m.Backward, Target.CSharpDouble, _ => "");
         w.Close().Line();
 
-        EmitMathsStruct(w, m, inF, inD);
+        EmitMathsStruct(w, m);
         w.Close();
         return w.ToString();
     }
 
-    private static void EmitMathsStruct(CodeWriter w, OperatorModel m, string inF, string inD)
+    private static void EmitMathsStruct(CodeWriter w, OperatorModel m)
     {
         bool gated = m.Kind == OperatorKind.Gated;
         string iface = gated ? "IGatedMaths" : "IUnaryMaths";
-        string inT = string.Join(", ", m.Inputs.Select(i => "Tensor " + i));
         string args = string.Join(", ", m.Scalars.Select(s => s.Name));
 
         w.Line($"/// <summary>The maths of <see cref=\"{m.ClassName}\"/> with its scalars bound: the value type every engine is specialised on.</summary>");
@@ -85,54 +84,36 @@ internal static class MathsEmitter
         w.Line("/// <inheritdoc/>");
         w.Line($"public float[] ScalarValues => new float[] {{ {args} }};").Line();
 
-        const string inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
-        string outsF = string.Join(", ", m.GradientNames.Select(n => "out float " + n));
-        string outsD = string.Join(", ", m.GradientNames.Select(n => "out double " + n));
-        string outsT = string.Join(", ", m.GradientNames.Select(n => "out Tensor " + n));
-
-        w.Line("/// <inheritdoc/>").Line(inline);
-        w.Open($"public float Forward({inF})");
-        ProgramWriter.Write(w, m.Forward, Target.CSharpFloat, _ => "float ");
-        w.Line("return value;").Close().Line();
-
-        w.Line("/// <inheritdoc/>").Line(inline);
-        w.Open($"public float ValueAndGradients({inF}, float grad, {outsF})");
-        ProgramWriter.Write(w, m.ValueAndGradients, Target.CSharpFloat, n => n == "value" ? "float " : "");
-        w.Line("return value;").Close().Line();
-
-        string inV = string.Join(", ", m.Inputs.Select(i => "Vector256<float> " + i));
-        string outsV = string.Join(", ", m.GradientNames.Select(n => "out Vector256<float> " + n));
-        w.Line("/// <inheritdoc/>").Line(inline);
-        w.Open($"public Vector256<float> Forward({inV})");
-        ProgramWriter.Write(w, m.Forward, Target.CSharpVector, _ => "Vector256<float> ");
-        w.Line("return value;").Close().Line();
-
-        w.Line("/// <inheritdoc/>").Line(inline);
-        w.Open($"public Vector256<float> ValueAndGradients({inV}, Vector256<float> grad, {outsV})");
-        ProgramWriter.Write(w, m.ValueAndGradients, Target.CSharpVector, n => n == "value" ? "Vector256<float> " : "");
-        w.Line("return value;").Close().Line();
-
-        w.Line("/// <inheritdoc/>");
-        w.Open($"public double ForwardF64({inD})");
-        ProgramWriter.Write(w, m.Forward, Target.CSharpDouble, _ => "double ");
-        w.Line("return value;").Close().Line();
-
-        w.Line("/// <inheritdoc/>");
-        w.Open($"public double ValueAndGradientsF64({inD}, double grad, {outsD})");
-        ProgramWriter.Write(w, m.ValueAndGradients, Target.CSharpDouble, n => n == "value" ? "double " : "");
-        w.Line("return value;").Close().Line();
-
-        w.Line("/// <inheritdoc/>");
-        w.Open($"public Tensor Forward({inT})");
-        ProgramWriter.Write(w, m.Forward, Target.Tensor, _ => "Tensor ", m.Inputs[0]);
-        w.Line("return value;").Close().Line();
-
-        w.Line("/// <inheritdoc/>");
-        w.Open($"public Tensor ValueAndGradients({inT}, Tensor grad, {outsT})");
-        ProgramWriter.Write(w, m.ValueAndGradients, Target.Tensor, n => n == "value" ? "Tensor " : "", m.Inputs[0]);
-        w.Line("return value;").Close();
+        // The same two programs, Forward and ValueAndGradients, printed for each type an engine computes in: float
+        // and Vector256<float> (the fused CPU loops, inlined there), double (fp64 tensors) and Tensor (the composite).
+        MemberPair("float", Target.CSharpFloat, "", inlined: true);
+        w.Line();
+        MemberPair("Vector256<float>", Target.CSharpVector, "", inlined: true);
+        w.Line();
+        MemberPair("double", Target.CSharpDouble, "F64", inlined: false);
+        w.Line();
+        MemberPair("Tensor", Target.Tensor, "", inlined: false, broadcastLike: m.Inputs[0]);
         w.Close();
+
+        void MemberPair(string type, Target target, string nameSuffix, bool inlined, string broadcastLike = "")
+        {
+            string inputs = string.Join(", ", m.Inputs.Select(i => $"{type} {i}"));
+            string outs = string.Join(", ", m.GradientNames.Select(n => $"out {type} {n}"));
+            w.Line("/// <inheritdoc/>");
+            if (inlined) w.Line(Inline);
+            w.Open($"public {type} Forward{nameSuffix}({inputs})");
+            ProgramWriter.Write(w, m.Forward, target, _ => type + " ", broadcastLike);
+            w.Line("return value;").Close().Line();
+
+            w.Line("/// <inheritdoc/>");
+            if (inlined) w.Line(Inline);
+            w.Open($"public {type} ValueAndGradients{nameSuffix}({inputs}, {type} grad, {outs})");
+            ProgramWriter.Write(w, m.ValueAndGradients, target, n => n == "value" ? type + " " : "", broadcastLike);
+            w.Line("return value;").Close();
+        }
     }
+
+    private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
 
     internal static string Params(OperatorModel m, string type, bool defaults)
         => string.Join(", ", m.Scalars.Select(s => $"{type} {s.Name}" + (defaults ? " = " + (type == "double" ? ExprPrinter.DoubleLiteral(s.DefaultValue) : ExprPrinter.FloatLiteral(s.DefaultValue)) : "")));
