@@ -19,7 +19,7 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         long v = 16 / input.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(input, bias, output, x8);
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "fwd", input.dtype, weights, bias, call, x8 is not null), device);
-        kernel.Launch(CudaLaunchShapes.GatedForwardGrid(call.Rows, (call.Hidden + v - 1) / v), CudaLaunchShapes.ForwardBlock, 0,
+        kernel.Launch(CudaLaunchShapes.GatedForwardGrid(call.Rows, (call.Hidden + v - 1) / v), CudaLaunchShapes.PackBlock, 0,
                       input, weights, bias, output, x8, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
     }
 

@@ -15,8 +15,9 @@ namespace MoeOpGen.Engines;
 /// </remarks>
 internal static class CudaLaunchShapes
 {
-    /// <summary>Threads per block of the element-wise kernels (gated forward, unary forward and backward).</summary>
-    public const uint ForwardBlock = 256;
+    /// <summary>Threads per block of the kernels that run one thread per pack (gated forward, unary forward and
+    /// backward).</summary>
+    public const uint PackBlock = 256;
 
     /// <summary>Packs of a row that one gated-backward thread takes (its block strides over the row).</summary>
     public const long BackwardPacksPerThread = 4;
@@ -41,20 +42,20 @@ internal static class CudaLaunchShapes
         if (packsPerRow > int.MaxValue)
             throw new ArgumentException($"A row of {packsPerRow} 16-byte packs is beyond the CUDA kernels' 2³¹ − 1.", "input");
         long chunkRows = int.MaxValue / packsPerRow;
-        long gridX = (Math.Min(rows, chunkRows) * packsPerRow + ForwardBlock - 1) / ForwardBlock;
+        long gridX = (Math.Min(rows, chunkRows) * packsPerRow + PackBlock - 1) / PackBlock;
         return ((uint)gridX, Chunks(rows, chunkRows));
     }
 
     /// <summary>
-    /// Unary kernels: one thread per pack of the flat tensor, in chunks of <c>grid.X · ForwardBlock</c> packs along
+    /// Unary kernels: one thread per pack of the flat tensor, in chunks of <c>grid.X · PackBlock</c> packs along
     /// <c>grid.Y</c> (the kernel's <c>mog_unary_pack</c>).
     /// </summary>
     /// <param name="packs">16-byte packs of the tensor (the last may be partial), at least 1.</param>
     public static (uint X, uint Y) UnaryGrid(long packs)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(packs, 1);
-        long gridX = Math.Min((packs + ForwardBlock - 1) / ForwardBlock, int.MaxValue / ForwardBlock);
-        return ((uint)gridX, Chunks(packs, gridX * ForwardBlock));
+        long gridX = Math.Min((packs + PackBlock - 1) / PackBlock, int.MaxValue / PackBlock);
+        return ((uint)gridX, Chunks(packs, gridX * PackBlock));
     }
 
     /// <summary>

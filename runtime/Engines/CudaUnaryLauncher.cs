@@ -21,7 +21,7 @@ internal static class CudaUnaryLauncher<TM> where TM : struct, IUnaryMaths
         long packs = (count + 16 / input.element_size() - 1) / (16 / input.element_size());
         string name = $"{maths.KernelPrefix}_{direction}_{CudaGatedLauncherNames.Suffix(input.dtype)}";
         var kernel = CudaKernels.GetFunction(maths.Cuda, name, device);
-        kernel.Launch(CudaLaunchShapes.UnaryGrid(packs), CudaLaunchShapes.ForwardBlock, 0, args);
+        kernel.Launch(CudaLaunchShapes.UnaryGrid(packs), CudaLaunchShapes.PackBlock, 0, args);
     }
 
     private static bool Vec(params Tensor[] tensors)

@@ -440,7 +440,7 @@ partial class SwiGlu
         // Forward entry points with a bias: the bias pack pair raises the kernel to 48 registers (5 blocks of 256 per SM);
         // capping it at 40 (6 blocks) took weighted+bias SwiGLU forward from 94 % to 97 % of copy bandwidth on an H100,
         // with the clamp from 86 % to 92 %. 32 registers (8 blocks) spilled and ran slower. The block is the launcher's 256
-        // (CudaLaunchShapes.ForwardBlock).
+        // (CudaLaunchShapes.PackBlock).
         #define MOG_BIAS_FORWARD_BOUNDS __launch_bounds__(256, 6)
 
         // Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).

@@ -12,7 +12,7 @@ namespace MoeOpGen.Tests.Cuda;
 /// </summary>
 public class CudaLaunchShapesTests
 {
-    private const uint Block = CudaLaunchShapes.ForwardBlock;
+    private const uint Block = CudaLaunchShapes.PackBlock;
 
     /// <summary>mog_gated_forward's mapping of (blockIdx, threadIdx) to (row, pack), or null when the thread exits.</summary>
     private static (long Row, long Pack)? GatedThread((uint X, uint Y) grid, uint blockX, uint blockY, uint thread, long rows, long packs)

@@ -27,7 +27,7 @@ public class LargeTensorCudaTests
         Assert.SkipWhen((long)total < RequiredBytes, $"Needs about {RequiredBytes >> 30} GiB of GPU memory; the device has {total >> 30} GiB.");
         using var scope = NewDisposeScope();
         const long packs = (1L << 31) + 5, count = packs * 8;
-        long chunk = CudaLaunchShapes.UnaryGrid(packs).X * (long)CudaLaunchShapes.ForwardBlock * 8;   // elements in the first chunk
+        long chunk = CudaLaunchShapes.UnaryGrid(packs).X * (long)CudaLaunchShapes.PackBlock * 8;   // elements in the first chunk
         var input = empty(count, ScalarType.BFloat16, CUDA);
         input.narrow(0, 0, 1L << 20).copy_(randn(1L << 20, ScalarType.BFloat16, CUDA) * 4);
         // The same values repeat in 1 MiB-element tiles, so every checked window has varied data.
