@@ -58,12 +58,16 @@ internal static class CudaEmitter
 
         w.Lines(gated ? CudaTemplates.Gated : CudaTemplates.Unary).Line();
         w.Line("// Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).");
-        w.Line("// ---- Entry points: " + (gated ? "<op>_<fwd|bwd>_<dtype>[_<w><b><c><f>], <op>_reduce_bias_<dtype>" : "<op>_<fwd|bwd>_<dtype>") + " ----");
+        w.Line("// ---- Entry points: " + (gated ? "<op>_<fwd|bwd>_<dtype>[_<w><b><c><f>], <op>_reduce_bias_<dtype>, <op>_reduce_weights" : "<op>_<fwd|bwd>_<dtype>") + " ----");
         foreach (var (suffix, type) in DataTypes)
         {
             if (gated) GatedEntryPoints(w, m.KernelPrefix, suffix, type);
             else UnaryEntryPoints(w, m.KernelPrefix, suffix, type);
         }
+        if (gated)
+            Entry(w, $"{m.KernelPrefix}_reduce_weights",
+                $"extern \"C\" __global__ void {m.KernelPrefix}_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)",
+                "{ mog_reduce_weights(dw_partial, dw, rows, parts); }");
         return w.ToString();
     }
 
@@ -79,9 +83,14 @@ internal static class CudaEmitter
         foreach (var (letters, wt, b, c, f) in Variants())
         {
             string name = $"{prefix}_bwd_{dt}" + (letters.Length > 0 ? "_" + letters : "");
-            Entry(w, name,
-                $"extern \"C\" __global__ void {name}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, const {T}* bias, {T}* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",
-                $"{{ mog_gated_backward<{T}, {B(wt)}, {B(b)}, {B(c)}, {B(f)}>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }}");
+            if (b)
+                Entry(w, name,
+                    $"extern \"C\" __global__ void {name}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, const {T}* bias, {T}* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)",
+                    $"{{ mog_gated_backward_bias<{T}, {B(wt)}, {B(c)}, {B(f)}>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }}");
+            else
+                Entry(w, name,
+                    $"extern \"C\" __global__ void {name}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, {T}* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",
+                    $"{{ mog_gated_backward<{T}, {B(wt)}, {B(c)}, {B(f)}>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }}");
         }
         Entry(w, $"{prefix}_reduce_bias_{dt}",
             $"extern \"C\" __global__ void {prefix}_reduce_bias_{dt}(const float* partial, {T}* dbias, long long parts, long long h, int interleaved)",

@@ -8,7 +8,7 @@ namespace MoeOpGen.Engines;
 /// Launches a gated operator's generated kernels on CUDA tensors (legacy default stream, the one TorchSharp
 /// uses, so no synchronisation is needed). Chooses the kernel of the variant and dtype, the 16-byte vector path
 /// when every tensor allows it, and the launch shape (<see cref="CudaLaunchShapes"/>): one thread per pack in
-/// forward, one row per block in backward.
+/// forward, one row per block in backward (row groups × column slices with a bias).
 /// </summary>
 internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
 {
@@ -32,21 +32,34 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         long v = 16 / inputGrad.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(grad, input, x8, bias, inputGrad);
         long packsPerRow = (call.Hidden + v - 1) / v;
-
-        // The bias-gradient accumulators: [2 halves × V elements of a pack][packs of a row] floats.
-        uint shared = bias is null ? 0u : (uint)(2 * v * packsPerRow * sizeof(float));
         var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
-        uint block = CudaLaunchShapes.GatedBackwardBlock(packsPerRow, kernel.MaxThreadsPerBlock, bias is not null);
-        // Without bias a block per row; with bias one wave of resident blocks, since each block owns a [2h] row of
-        // bias partial sums.
-        uint grid = bias is null ? (uint)Math.Min(call.Rows, int.MaxValue) : kernel.OneWaveGrid(block, shared, call.Rows);
-        var partial = bias is null ? null : empty([grid, 2 * call.Hidden], ScalarType.Float32, grad.device);
-        kernel.Launch(grid, block, shared, grad, input, x8, weights, bias, inputGrad, weightsGrad, partial, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
-        if (bias is null) return null;
+        if (bias is null)
+        {
+            // A block per row; the kernel's blocks stride over the rows beyond the grid's limit.
+            uint block = CudaLaunchShapes.GatedBackwardBlock(packsPerRow, kernel.MaxThreadsPerBlock);
+            kernel.Launch((uint)Math.Min(call.Rows, int.MaxValue), block, 0, grad, input, x8, weights, inputGrad, weightsGrad,
+                          call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
+            return null;
+        }
 
+        // Row groups × column slices; each group leaves a [2h] partial of the bias gradient and, with weights, each
+        // (slice, warp) a partial dot product per row; two small kernels add them in a fixed order.
+        uint threads = CudaLaunchShapes.BiasBackwardBlock;
+        var (groups, slices, rowsPerGroup) = CudaLaunchShapes.BiasBackwardGrid(call.Rows, packsPerRow, kernel.OneWaveGrid(threads, 0, long.MaxValue));
+        int weightParts = checked((int)(slices * (threads / 32)));
+        var biasPartial = empty([groups, 2 * call.Hidden], ScalarType.Float32, grad.device);
+        var weightsPartial = weights is null ? null : empty([weightParts, call.Rows], ScalarType.Float32, grad.device);
+        kernel.Launch((groups, slices), threads, 0, grad, input, x8, weights, bias, inputGrad, weightsPartial, biasPartial,
+                      call.Rows, call.Hidden, rowsPerGroup, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
+        if (weightsPartial is not null)
+        {
+            var reduceWeights = CudaKernels.GetFunction(maths.Cuda, $"{maths.KernelPrefix}_reduce_weights", device);
+            reduceWeights.Launch(CudaLaunchShapes.ReduceWeightsGrid(call.Rows), CudaLaunchShapes.ReduceWeightsBlock, 0,
+                                 weightsPartial, weightsGrad, call.Rows, weightParts);
+        }
         var dbias = empty([2 * call.Hidden], dtype, grad.device);
-        var reduce = CudaKernels.GetFunction(maths.Cuda, $"{maths.KernelPrefix}_reduce_bias_{Suffix(dtype)}", device);
-        reduce.Launch(CudaLaunchShapes.ReduceBiasGrid(call.Hidden), CudaLaunchShapes.ReduceBiasBlock, 0, partial, dbias, (long)grid, call.Hidden, call.Interleaved);
+        var reduceBias = CudaKernels.GetFunction(maths.Cuda, $"{maths.KernelPrefix}_reduce_bias_{Suffix(dtype)}", device);
+        reduceBias.Launch(CudaLaunchShapes.ReduceBiasGrid(call.Hidden), CudaLaunchShapes.ReduceBiasBlock, 0, biasPartial, dbias, (long)groups, call.Hidden, call.Interleaved);
         return dbias;
     }
 

@@ -22,9 +22,13 @@ internal static class CudaLaunchShapes
     /// <summary>Packs of a row that one gated-backward thread takes (its block strides over the row).</summary>
     public const long BackwardPacksPerThread = 4;
 
-    /// <summary>The same with a bias: its gradient is accumulated per block in shared memory, and there two packs a
-    /// thread ran faster (H100, GPT-OSS width: 415 µs against 448 µs with four and 443 µs with one).</summary>
-    public const long BiasBackwardPacksPerThread = 2;
+    /// <summary>Threads per block of the gated backward with a bias, one pack of a column slice each
+    /// (<c>mog_gated_backward_bias</c>). On an H100 128 ran faster than 256 at GPT-OSS and Mixtral widths
+    /// (bench/experiments/kernel-shapes, harness 5).</summary>
+    public const uint BiasBackwardBlock = 128;
+
+    /// <summary>Threads per block of the weights-gradient reduction (<c>mog_reduce_weights</c>, a thread per row).</summary>
+    public const uint ReduceWeightsBlock = 256;
 
     /// <summary>Threads per block of the bias reduction (8 warps, each summing every 8th partial).</summary>
     public const uint ReduceBiasBlock = 256;
@@ -59,20 +63,46 @@ internal static class CudaLaunchShapes
     }
 
     /// <summary>
-    /// Gated backward block: whole warps of about <see cref="BackwardPacksPerThread"/> packs of the row per thread
-    /// (<see cref="BiasBackwardPacksPerThread"/> with a bias), at least 64 threads, at most
-    /// <paramref name="maxThreadsPerBlock"/> (what the kernel's registers allow). On an H100 (weighted bf16 SwiGLU, a
-    /// block per row) four packs a thread ran at 95–99 % of copy bandwidth at GPT-OSS and DeepSeek widths, where a
-    /// thread per pack ran at 88–92 %.
+    /// Gated backward block without a bias (a block per row): whole warps of about
+    /// <see cref="BackwardPacksPerThread"/> packs of the row per thread, at least 64 threads, at most
+    /// <paramref name="maxThreadsPerBlock"/> (what the kernel's registers allow). On an H100 (weighted bf16 SwiGLU)
+    /// four packs a thread ran at 95–99 % of copy bandwidth at GPT-OSS and DeepSeek widths, where a thread per pack
+    /// ran at 88–92 %.
     /// </summary>
-    public static uint GatedBackwardBlock(long packsPerRow, int maxThreadsPerBlock, bool bias)
+    public static uint GatedBackwardBlock(long packsPerRow, int maxThreadsPerBlock)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(packsPerRow, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxThreadsPerBlock, 64);
-        long perThread = bias ? BiasBackwardPacksPerThread : BackwardPacksPerThread;
-        long threads = (packsPerRow + perThread - 1) / perThread;
+        long threads = (packsPerRow + BackwardPacksPerThread - 1) / BackwardPacksPerThread;
         return (uint)Math.Clamp((threads + 31) / 32 * 32, 64, maxThreadsPerBlock / 32 * 32);
     }
+
+    /// <summary>
+    /// Gated backward with a bias (<c>mog_gated_backward_bias</c>): <c>grid.Y</c> column slices of
+    /// <see cref="BiasBackwardBlock"/> packs cover a row; <c>grid.X</c> groups of <c>RowsPerGroup</c> rows cover the
+    /// rows, each group writing one [2h] partial of the bias gradient. There are as many groups as fill one wave of
+    /// <paramref name="residentBlocks"/> (what the device holds at once) with whole groups: every block then starts at
+    /// once and does the same work, so none waits for a straggling second wave.
+    /// </summary>
+    /// <param name="rows">Rows of the input, at least 1.</param>
+    /// <param name="packsPerRow">16-byte packs of an output row (the last may be partial), at least 1.</param>
+    /// <param name="residentBlocks">Blocks of <see cref="BiasBackwardBlock"/> threads the device runs at once.</param>
+    public static (uint Groups, uint Slices, long RowsPerGroup) BiasBackwardGrid(long rows, long packsPerRow, long residentBlocks)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(packsPerRow, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(residentBlocks, 1);
+        long slices = (packsPerRow + BiasBackwardBlock - 1) / BiasBackwardBlock;
+        if (slices > CudaFunction.MaxGridY)
+            throw new ArgumentException($"A row of {packsPerRow} 16-byte packs needs {slices} column slices, more than a grid's {CudaFunction.MaxGridY}.", "input");
+        long groups = Math.Clamp(residentBlocks / slices, 1, rows);
+        long rowsPerGroup = (rows + groups - 1) / groups;
+        groups = (rows + rowsPerGroup - 1) / rowsPerGroup;   // no empty group at the end
+        return ((uint)groups, (uint)slices, rowsPerGroup);
+    }
+
+    /// <summary>Weights-gradient reduction grid: a thread per row (the kernel loops past 2³¹ − 1 threads).</summary>
+    public static uint ReduceWeightsGrid(long rows) => (uint)Math.Clamp((rows + ReduceWeightsBlock - 1) / ReduceWeightsBlock, 1, int.MaxValue);
 
     /// <summary>Bias reduction grid: a block per 32 columns of the [2h] gradient (the kernel loops past 2³¹ − 1).</summary>
     public static uint ReduceBiasGrid(long hidden) => (uint)Math.Min((2 * hidden + 31) / 32, int.MaxValue);

@@ -308,26 +308,51 @@ __device__ __forceinline__ void mog_gated_forward(
     mog_store_pack(out + r * h + col, n, vec, y);
 }
 
-template <typename T, bool W, bool B, bool C, bool F8>
+// The backward's input pack (x, or its FP8 copy x8) with the clamp applied: pass_* says whether the gradient
+// passes the clamp. The FP8 copy stores a clipped element as NaN (its sign tells which end), since the clamp value
+// itself need not be representable in E4M3.
+template <typename T, bool C, bool F8>
+__device__ __forceinline__ void mog_load_backward_input(
+    const T* __restrict__ x_row, const unsigned char* __restrict__ x8_row, long long col, int n, long long h,
+    int interleaved, int vec, float c, float* a, float* b, bool* pass_a, bool* pass_b)
+{
+    constexpr int V = 16 / sizeof(T);
+    if (F8) {
+        unsigned char qa[V], qb[V];
+        mog_load_fp8_pair<V>(x8_row, col, n, h, interleaved, vec, qa, qb);
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            pass_a[k] = !(C && mog_fp8_is_nan(qa[k])); pass_b[k] = !(C && mog_fp8_is_nan(qb[k]));
+            a[k] = pass_a[k] ? mog_fp8_decode(qa[k]) : c;
+            b[k] = pass_b[k] ? mog_fp8_decode(qb[k]) : ((qb[k] & 0x80u) ? -c : c);
+        }
+    } else {
+        mog_load_pair(x_row, col, n, h, interleaved, vec, a, b);
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            pass_a[k] = true; pass_b[k] = true;
+            if (C) {
+                if (a[k] > c) { a[k] = c; pass_a[k] = false; }
+                if (b[k] > c) { b[k] = c; pass_b[k] = false; } else if (b[k] < -c) { b[k] = -c; pass_b[k] = false; }
+            }
+        }
+    }
+}
+
+template <typename T, bool W, bool C, bool F8>
 __device__ __forceinline__ void mog_gated_backward(
     const T* __restrict__ g, const T* __restrict__ x, const unsigned char* __restrict__ x8, const float* __restrict__ w,
-    const T* __restrict__ bias, T* __restrict__ dx, float* __restrict__ dw, float* __restrict__ dbias_partial,
-    long long rows, long long h, int interleaved, int vec, float c, mog_scalars s)
+    T* __restrict__ dx, float* __restrict__ dw, long long rows, long long h, int interleaved, int vec, float c, mog_scalars s)
 {
-    // One row per block, a thread owning the same packs of every row, so that:
-    // - the bias gradient of a column is accumulated by the one thread that owns it, in shared memory laid out
-    //   [element k of a pack][pack] (consecutive threads hit consecutive banks), then written as this block's
-    //   partial sum; mog_reduce_bias adds the partials in a fixed order;
-    // - the weights gradient of a row (a dot product over the row) is summed per warp with shuffles, the warps'
-    //   sums parked in shared memory, and added across warps in warp order once every 32 rows: one barrier per
-    //   32 rows instead of two per row, and no atomics, so it is deterministic.
+    // Without a bias: one row per block, a thread owning the same packs of every row. The weights gradient of a row
+    // (a dot product over the row) is summed per warp with shuffles, the warps' sums parked in shared memory, and
+    // added across warps in warp order once every 32 rows: one barrier per 32 rows instead of two per row, and no
+    // atomics, so it is deterministic.
     constexpr int V = 16 / sizeof(T);
     constexpr int SLOTS = 32;
-    extern __shared__ float mog_dbias[];                  // 2·V·packs floats when B
     __shared__ float warp_sums[SLOTS][33];                // [row slot][warp], padded against bank conflicts
     const long long packs = (h + V - 1) / V;
     const int warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    if (B) for (long long j = threadIdx.x; j < 2 * V * packs; j += blockDim.x) mog_dbias[j] = 0.f;
     int slot = 0;
 
     for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -336,38 +361,15 @@ __device__ __forceinline__ void mog_gated_backward(
         for (long long p = threadIdx.x; p < packs; p += blockDim.x) {
             const long long col = p * V;
             const int n = (int)(h - col < V ? h - col : V);
-            float a[V], b[V], ba[V], bb[V], gg[V];
+            float a[V], b[V], gg[V], da[V], db[V];
             bool pass_a[V], pass_b[V];
-            if (F8) {
-                unsigned char qa[V], qb[V];
-                mog_load_fp8_pair<V>(x8 + r * 2 * h, col, n, h, interleaved, vec, qa, qb);
-#pragma unroll
-                for (int k = 0; k < V; k++) {
-                    pass_a[k] = !(C && mog_fp8_is_nan(qa[k])); pass_b[k] = !(C && mog_fp8_is_nan(qb[k]));
-                    a[k] = pass_a[k] ? mog_fp8_decode(qa[k]) : c;
-                    b[k] = pass_b[k] ? mog_fp8_decode(qb[k]) : ((qb[k] & 0x80u) ? -c : c);
-                }
-            } else {
-                mog_load_pair(x + r * 2 * h, col, n, h, interleaved, vec, a, b);
-#pragma unroll
-                for (int k = 0; k < V; k++) {
-                    pass_a[k] = true; pass_b[k] = true;
-                    if (C) {
-                        if (a[k] > c) { a[k] = c; pass_a[k] = false; }
-                        if (b[k] > c) { b[k] = c; pass_b[k] = false; } else if (b[k] < -c) { b[k] = -c; pass_b[k] = false; }
-                    }
-                }
-            }
-            if (B) mog_load_pair(bias, col, n, h, interleaved, vec, ba, bb);
+            mog_load_backward_input<T, C, F8>(x + r * 2 * h, x8 + r * 2 * h, col, n, h, interleaved, vec, c, a, b, pass_a, pass_b);
             mog_load_pack(g + r * h + col, n, vec, gg);
-            float da[V], db[V];
 #pragma unroll
             for (int k = 0; k < V; k++) {
-                if (B) { a[k] += ba[k]; b[k] += bb[k]; }
                 float d_gate, d_linear;
                 const float value = mog_value_and_gradients<mog_fast_maths<T>::value>(a[k], b[k], gg[k] * wr, s, d_gate, d_linear);
                 if (W && k < n) acc += value * gg[k];
-                if (B && k < n) { mog_dbias[k * packs + p] += d_gate; mog_dbias[(V + k) * packs + p] += d_linear; }
                 da[k] = pass_a[k] ? d_gate : 0.f;
                 db[k] = pass_b[k] ? d_linear : 0.f;
             }
@@ -390,17 +392,83 @@ __device__ __forceinline__ void mog_gated_backward(
             }
         }
     }
-    if (B) {
-        __syncthreads();
-        for (long long j = threadIdx.x; j < 2 * h; j += blockDim.x) {
-            const long long linear = j >= h ? 1 : 0, column = j - linear * h, p = column / V;
-            const int k = (int)(column - p * V);
-            dbias_partial[blockIdx.x * 2 * h + j] = mog_dbias[(linear * V + k) * packs + p];
+}
+
+// With a bias: the bias gradient is a sum over all rows, so blocks own columns and walk rows. Block (x, y) takes the
+// packs [y·blockDim.x, (y + 1)·blockDim.x) of the rows [x·rows_per_group, (x + 1)·rows_per_group), one pack per
+// thread, so each thread sums its pack's bias gradient in registers and writes it once, as group x's partial
+// (mog_reduce_bias adds the groups' partials in a fixed order). A row's weights gradient is then split over the
+// column slices: each warp writes its partial dot product to dw_partial[(y·warps + warp)·rows + r], and
+// mog_reduce_weights adds a row's partials in that order. No atomics, so both are the same run to run.
+// (The earlier shape, a row per block with the bias sums in shared memory, ran at 62-71 % of copy bandwidth on an
+// H100 at GPT-OSS width: 79 registers and 23 KiB of shared memory a block left 37.5 % occupancy, stalled on the
+// shared-memory accumulators; this one, measured beside it, at 70-83 %.)
+template <typename T, bool W, bool C, bool F8>
+__device__ __forceinline__ void mog_gated_backward_bias(
+    const T* __restrict__ g, const T* __restrict__ x, const unsigned char* __restrict__ x8, const float* __restrict__ w,
+    const T* __restrict__ bias, T* __restrict__ dx, float* __restrict__ dw_partial, float* __restrict__ dbias_partial,
+    long long rows, long long h, long long rows_per_group, int interleaved, int vec, float c, mog_scalars s)
+{
+    constexpr int V = 16 / sizeof(T);
+    const long long packs = (h + V - 1) / V;
+    const long long p = (long long)blockIdx.y * blockDim.x + threadIdx.x, col = p * V;
+    const bool active = p < packs;                        // the last slice may overhang the row
+    const int n = active ? (int)(h - col < V ? h - col : V) : 0;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const long long first = blockIdx.x * rows_per_group;
+    const long long last = first + rows_per_group < rows ? first + rows_per_group : rows;
+    float sum_a[V], sum_b[V], ba[V], bb[V];
+#pragma unroll
+    for (int k = 0; k < V; k++) { sum_a[k] = 0.f; sum_b[k] = 0.f; ba[k] = 0.f; bb[k] = 0.f; }
+    if (active) mog_load_pair(bias, col, n, h, interleaved, vec, ba, bb);
+
+    for (long long r = first; r < last; r++) {
+        float dot = 0.f;
+        if (active) {
+            const float wr = W ? w[r] : 1.f;
+            float a[V], b[V], gg[V], da[V], db[V];
+            bool pass_a[V], pass_b[V];
+            mog_load_backward_input<T, C, F8>(x + r * 2 * h, x8 + r * 2 * h, col, n, h, interleaved, vec, c, a, b, pass_a, pass_b);
+            mog_load_pack(g + r * h + col, n, vec, gg);
+#pragma unroll
+            for (int k = 0; k < V; k++) {
+                a[k] += ba[k]; b[k] += bb[k];             // the bias is added after the clamp
+                float d_gate, d_linear;
+                const float value = mog_value_and_gradients<mog_fast_maths<T>::value>(a[k], b[k], gg[k] * wr, s, d_gate, d_linear);
+                if (W && k < n) dot += value * gg[k];
+                if (k < n) { sum_a[k] += d_gate; sum_b[k] += d_linear; }
+                da[k] = pass_a[k] ? d_gate : 0.f;
+                db[k] = pass_b[k] ? d_linear : 0.f;
+            }
+            mog_store_pair(dx + r * 2 * h, col, n, h, interleaved, vec, da, db);
         }
+        if (W) {                                          // every thread of the warp reaches this, active or not
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+            if (lane == 0) dw_partial[((long long)blockIdx.y * warps + warp) * rows + r] = dot;
+        }
+    }
+    // Group x's partial bias gradient, [2h] with the gate half first (mog_reduce_bias stores it in the input layout).
+#pragma unroll
+    for (int k = 0; k < V; k++) {                         // a constant index keeps the sums in registers
+        if (k >= n) break;
+        dbias_partial[blockIdx.x * 2 * h + col + k] = sum_a[k];
+        dbias_partial[blockIdx.x * 2 * h + h + col + k] = sum_b[k];
     }
 }
 
-// dbias[j] = sum over the backward blocks' partials, stored in the input layout. A block takes 32 columns; warp s
+// dw[r] = row r's partial dot products (mog_gated_backward_bias) added in slice-then-warp order.
+__device__ __forceinline__ void mog_reduce_weights(const float* __restrict__ dw_partial, float* __restrict__ dw,
+                                                   long long rows, int parts)
+{
+    for (long long r = blockIdx.x * (long long)blockDim.x + threadIdx.x; r < rows; r += (long long)gridDim.x * blockDim.x) {
+        float sum = 0.f;
+        for (int k = 0; k < parts; k++) sum += dw_partial[k * rows + r];
+        dw[r] = sum;
+    }
+}
+
+// dbias[j] = sum over the backward's row groups' partials, stored in the input layout. A block takes 32 columns; warp s
 // of its blockDim.x / 32 warps sums partials s, s + warps, ..., then warp 0 adds the warps' sums in warp order: a
 // fixed order, so the result is the same run to run. (A thread per column summing every partial left most of the
 // GPU idle: 49 µs against 7 µs for 1056 partials at GPT-OSS width on an H100.)
@@ -433,7 +501,7 @@ __device__ __forceinline__ void mog_reduce_bias(const float* __restrict__ partia
 #define MOG_BIAS_FORWARD_BOUNDS __launch_bounds__(256, 6)
 
 // Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).
-// ---- Entry points: <op>_<fwd|bwd>_<dtype>[_<w><b><c><f>], <op>_reduce_bias_<dtype> ----
+// ---- Entry points: <op>_<fwd|bwd>_<dtype>[_<w><b><c><f>], <op>_reduce_bias_<dtype>, <op>_reduce_weights ----
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_fwd_f32)
 extern "C" __global__ void gegluerf_fwd_f32(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
 { mog_gated_forward<float, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
@@ -499,68 +567,68 @@ extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS gegluerf_fwd_f32_wbcf(const f
 { mog_gated_forward<float, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32)
-extern "C" __global__ void gegluerf_bwd_f32(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, false, false, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<float, false, false, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_w)
-extern "C" __global__ void gegluerf_bwd_f32_w(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, true, false, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_w(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<float, true, false, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_b)
-extern "C" __global__ void gegluerf_bwd_f32_b(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, false, true, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_b(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_wb)
-extern "C" __global__ void gegluerf_bwd_f32_wb(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, true, true, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_wb(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_c)
-extern "C" __global__ void gegluerf_bwd_f32_c(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, false, false, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_c(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<float, false, true, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_wc)
-extern "C" __global__ void gegluerf_bwd_f32_wc(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, true, false, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_wc(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<float, true, true, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_bc)
-extern "C" __global__ void gegluerf_bwd_f32_bc(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, false, true, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_bc(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_wbc)
-extern "C" __global__ void gegluerf_bwd_f32_wbc(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, true, true, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_wbc(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_f)
-extern "C" __global__ void gegluerf_bwd_f32_f(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, false, false, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_f(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<float, false, false, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_wf)
-extern "C" __global__ void gegluerf_bwd_f32_wf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, true, false, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_wf(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<float, true, false, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_bf)
-extern "C" __global__ void gegluerf_bwd_f32_bf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, false, true, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_bf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_wbf)
-extern "C" __global__ void gegluerf_bwd_f32_wbf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, true, true, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_wbf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_cf)
-extern "C" __global__ void gegluerf_bwd_f32_cf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, false, false, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_cf(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<float, false, true, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_wcf)
-extern "C" __global__ void gegluerf_bwd_f32_wcf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, true, false, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_wcf(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<float, true, true, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_bcf)
-extern "C" __global__ void gegluerf_bwd_f32_bcf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, false, true, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_bcf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f32_wbcf)
-extern "C" __global__ void gegluerf_bwd_f32_wbcf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<float, true, true, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f32_wbcf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_reduce_bias_f32)
 extern "C" __global__ void gegluerf_reduce_bias_f32(const float* partial, float* dbias, long long parts, long long h, int interleaved)
@@ -631,68 +699,68 @@ extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS gegluerf_fwd_f16_wbcf(const m
 { mog_gated_forward<mog_f16, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16)
-extern "C" __global__ void gegluerf_bwd_f16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, false, false, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_f16, false, false, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_w)
-extern "C" __global__ void gegluerf_bwd_f16_w(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, true, false, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_w(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_f16, true, false, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_b)
-extern "C" __global__ void gegluerf_bwd_f16_b(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, false, true, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_b(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_wb)
-extern "C" __global__ void gegluerf_bwd_f16_wb(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, true, true, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_wb(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_c)
-extern "C" __global__ void gegluerf_bwd_f16_c(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, false, false, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_c(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_f16, false, true, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_wc)
-extern "C" __global__ void gegluerf_bwd_f16_wc(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, true, false, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_wc(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_f16, true, true, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_bc)
-extern "C" __global__ void gegluerf_bwd_f16_bc(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, false, true, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_bc(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_wbc)
-extern "C" __global__ void gegluerf_bwd_f16_wbc(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, true, true, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_wbc(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_f)
-extern "C" __global__ void gegluerf_bwd_f16_f(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, false, false, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_f(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_f16, false, false, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_wf)
-extern "C" __global__ void gegluerf_bwd_f16_wf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, true, false, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_wf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_f16, true, false, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_bf)
-extern "C" __global__ void gegluerf_bwd_f16_bf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, false, true, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_bf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_wbf)
-extern "C" __global__ void gegluerf_bwd_f16_wbf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, true, true, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_wbf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_cf)
-extern "C" __global__ void gegluerf_bwd_f16_cf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, false, false, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_cf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_f16, false, true, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_wcf)
-extern "C" __global__ void gegluerf_bwd_f16_wcf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, true, false, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_wcf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_f16, true, true, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_bcf)
-extern "C" __global__ void gegluerf_bwd_f16_bcf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, false, true, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_bcf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_f16_wbcf)
-extern "C" __global__ void gegluerf_bwd_f16_wbcf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_f16, true, true, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_f16_wbcf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_reduce_bias_f16)
 extern "C" __global__ void gegluerf_reduce_bias_f16(const float* partial, mog_f16* dbias, long long parts, long long h, int interleaved)
@@ -763,70 +831,74 @@ extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS gegluerf_fwd_bf16_wbcf(const 
 { mog_gated_forward<mog_bf16, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16)
-extern "C" __global__ void gegluerf_bwd_bf16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, false, false, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_bf16, false, false, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_w)
-extern "C" __global__ void gegluerf_bwd_bf16_w(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, true, false, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_w(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_bf16, true, false, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_b)
-extern "C" __global__ void gegluerf_bwd_bf16_b(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, false, true, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_b(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_wb)
-extern "C" __global__ void gegluerf_bwd_bf16_wb(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, true, true, false, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_wb(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_c)
-extern "C" __global__ void gegluerf_bwd_bf16_c(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, false, false, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_c(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_bf16, false, true, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_wc)
-extern "C" __global__ void gegluerf_bwd_bf16_wc(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, true, false, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_wc(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_bf16, true, true, false>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_bc)
-extern "C" __global__ void gegluerf_bwd_bf16_bc(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, false, true, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_bc(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_wbc)
-extern "C" __global__ void gegluerf_bwd_bf16_wbc(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, true, true, true, false>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_wbc(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_f)
-extern "C" __global__ void gegluerf_bwd_bf16_f(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, false, false, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_f(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_bf16, false, false, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_wf)
-extern "C" __global__ void gegluerf_bwd_bf16_wf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, true, false, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_wf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_bf16, true, false, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_bf)
-extern "C" __global__ void gegluerf_bwd_bf16_bf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, false, true, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_bf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_wbf)
-extern "C" __global__ void gegluerf_bwd_bf16_wbf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, true, true, false, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_wbf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_cf)
-extern "C" __global__ void gegluerf_bwd_bf16_cf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, false, false, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_cf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_bf16, false, true, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_wcf)
-extern "C" __global__ void gegluerf_bwd_bf16_wcf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, true, false, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_wcf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward<mog_bf16, true, true, true>(g, x, x8, w, dx, dw, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_bcf)
-extern "C" __global__ void gegluerf_bwd_bf16_bcf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, false, true, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_bcf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_bwd_bf16_wbcf)
-extern "C" __global__ void gegluerf_bwd_bf16_wbcf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw, float* dbias_partial, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward<mog_bf16, true, true, true, true>(g, x, x8, w, bias, dx, dw, dbias_partial, rows, h, interleaved, vec, clamp, s); }
+extern "C" __global__ void gegluerf_bwd_bf16_wbcf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_reduce_bias_bf16)
 extern "C" __global__ void gegluerf_reduce_bias_bf16(const float* partial, mog_bf16* dbias, long long parts, long long h, int interleaved)
 { mog_reduce_bias<mog_bf16>(partial, dbias, parts, h, interleaved); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_gegluerf_reduce_weights)
+extern "C" __global__ void gegluerf_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
+{ mog_reduce_weights(dw_partial, dw, rows, parts); }
 #endif

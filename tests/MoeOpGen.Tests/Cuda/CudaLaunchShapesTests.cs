@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using MoeOpGen.Cuda;
 using MoeOpGen.Engines;
 using Xunit;
 
@@ -90,14 +91,43 @@ public class CudaLaunchShapesTests
     }
 
     [Theory]
-    [InlineData(360, 1024, false, 96)]       // GPT-OSS bf16: 4 packs a thread
-    [InlineData(360, 1024, true, 192)]       // with a bias: 2 packs a thread
-    [InlineData(1792, 1024, false, 448)]     // Mixtral
-    [InlineData(1792, 640, true, 640)]       // capped by the kernel's registers
-    [InlineData(256, 1024, false, 64)]       // DeepSeek
-    [InlineData(3, 1024, true, 64)]          // narrow rows: at least two warps
-    public void BackwardBlocksTakeAFewPacksAThreadInWholeWarps(long packs, int maxThreads, bool bias, uint expected)
-        => Assert.Equal(expected, CudaLaunchShapes.GatedBackwardBlock(packs, maxThreads, bias));
+    [InlineData(360, 1024, 96)]       // GPT-OSS bf16: 4 packs a thread
+    [InlineData(1792, 1024, 448)]     // Mixtral
+    [InlineData(1792, 320, 320)]      // capped by the kernel's registers
+    [InlineData(256, 1024, 64)]       // DeepSeek
+    [InlineData(3, 1024, 64)]         // narrow rows: at least two warps
+    public void BackwardBlocksTakeAFewPacksAThreadInWholeWarps(long packs, int maxThreads, uint expected)
+        => Assert.Equal(expected, CudaLaunchShapes.GatedBackwardBlock(packs, maxThreads));
+
+    [Theory]
+    [InlineData(32768L, 360L, 924L, 307L)]     // GPT-OSS bf16 on an H100 (7 blocks of 128 per SM): 3 slices
+    [InlineData(16384L, 1792L, 660L, 47L)]     // Mixtral, 5 blocks per SM: 14 slices
+    [InlineData(65536L, 256L, 924L, 462L)]     // DeepSeek: 2 slices
+    [InlineData(5L, 360L, 924L, 5L)]           // fewer rows than one wave's groups: a row per group
+    [InlineData(1L, 1L, 1L, 1L)]
+    [InlineData(1_000_003L, 7L, 100L, 100L)]   // rows not a multiple of the groups
+    [InlineData(3L, 4096L, 10L, 1L)]           // a row wider than a wave: still one group
+    public void BiasBackwardFillsOneWaveWithWholeGroupsCoveringEveryRowOnce(long rows, long packs, long resident, long expectedGroups)
+    {
+        var (groups, slices, rowsPerGroup) = CudaLaunchShapes.BiasBackwardGrid(rows, packs, resident);
+        Assert.Equal((packs + CudaLaunchShapes.BiasBackwardBlock - 1) / CudaLaunchShapes.BiasBackwardBlock, (long)slices);
+        Assert.Equal(expectedGroups, (long)groups);
+        Assert.True((long)groups * slices <= Math.Max(resident, slices), "one wave at most (one group when a row needs more)");
+        Assert.True(groups * rowsPerGroup >= rows, "every row is in a group");
+        Assert.True((groups - 1) * rowsPerGroup < rows, "no group is empty");
+    }
+
+    [Fact]
+    public void BiasBackwardRejectsRowsWiderThanTheGridsSlices()
+        => Assert.Throws<ArgumentException>(() => CudaLaunchShapes.BiasBackwardGrid(1, (long)CudaFunction.MaxGridY * CudaLaunchShapes.BiasBackwardBlock + 1, 1000));
+
+    [Fact]
+    public void WeightsReductionHasAThreadPerRow()
+    {
+        Assert.Equal(128u, CudaLaunchShapes.ReduceWeightsGrid(32768));
+        Assert.Equal(1u, CudaLaunchShapes.ReduceWeightsGrid(1));
+        Assert.Equal((uint)int.MaxValue, CudaLaunchShapes.ReduceWeightsGrid(long.MaxValue / 2));   // the kernel loops
+    }
 
     [Fact]
     public void BiasReductionHasABlockPer32Columns()
