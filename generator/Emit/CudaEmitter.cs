@@ -58,7 +58,7 @@ internal static class CudaEmitter
 
         w.Lines(gated ? CudaTemplates.Gated : CudaTemplates.Unary).Line();
         w.Line("// Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).");
-        w.Line("// ---- Entry points: " + (gated ? "<op>_<fwd|bwd>_<dtype>[_<w><b><c><f>], <op>_reduce_bias_<dtype>, <op>_reduce_weights" : "<op>_<fwd|bwd>_<dtype>") + " ----");
+        w.Line("// ---- Entry points: " + (gated ? "<op>_<fwd|bwd>_<dtype>[_<w><b><c><f>] (bwd with b also _v16), <op>_reduce_bias_<dtype>, <op>_reduce_weights" : "<op>_<fwd|bwd>_<dtype>") + " ----");
         foreach (var (suffix, type) in DataTypes)
         {
             if (gated) GatedEntryPoints(w, m.KernelPrefix, suffix, type);
@@ -84,9 +84,16 @@ internal static class CudaEmitter
         {
             string name = $"{prefix}_bwd_{dt}" + (letters.Length > 0 ? "_" + letters : "");
             if (b)
-                Entry(w, name,
-                    $"extern \"C\" __global__ void {name}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, const {T}* bias, {T}* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)",
-                    $"{{ mog_gated_backward_bias<{T}, {B(wt)}, {B(c)}, {B(f)}>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }}");
+            {
+                // Any layout and alignment, and the 16-byte halves path fixed at compile time (_v16).
+                foreach (bool v16 in new[] { false, true })
+                {
+                    string entry = name + (v16 ? "_v16" : "");
+                    Entry(w, entry,
+                        $"extern \"C\" __global__ void {(v16 ? "MOG_BIAS_BACKWARD_BOUNDS " : "")}{entry}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, const {T}* bias, {T}* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)",
+                        $"{{ mog_gated_backward_bias<{T}, {B(wt)}, {B(c)}, {B(f)}, {B(v16)}>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }}");
+                }
+            }
             else
                 Entry(w, name,
                     $"extern \"C\" __global__ void {name}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, {T}* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",

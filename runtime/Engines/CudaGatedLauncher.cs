@@ -32,7 +32,11 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         long v = 16 / inputGrad.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(grad, input, x8, bias, inputGrad);
         long packsPerRow = (call.Hidden + v - 1) / v;
-        var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null), device);
+        // With a bias, the 16-byte halves path has its own entry point (_v16), compiled for that path alone: the
+        // kernel keeps its bias sums in registers and the run-time layout would cost occupancy.
+        string name = KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null)
+                      + (bias is not null && vec && !call.Interleaved ? "_v16" : "");
+        var kernel = CudaKernels.GetFunction(maths.Cuda, name, device);
         if (bias is null)
         {
             // A block per row; the kernel's blocks stride over the rows beyond the grid's limit.

@@ -1,7 +1,8 @@
 // Measurement harness 6 (not product code): the generated backward with bias (row groups × column slices,
 // mog_gated_backward_bias) and its two reductions, timed for several numbers of row groups around the runtime's
-// choice (CudaLaunchShapes.BiasBackwardGrid: one wave of resident blocks in whole groups), bf16 SwiGLU.
-// Usage: bias-groups ROWS HIDDEN
+// choice (CudaLaunchShapes.BiasBackwardGrid: one wave of resident blocks in whole groups), bf16 SwiGLU, the _v16
+// entry points and one general (run-time layout) entry point. run-bias-groups.sh builds it once per register cap.
+// Usage: bias-groups ROWS HIDDEN BOUNDS_LABEL
 #include MOG_SOURCE
 #include "timing.cuh"
 typedef mog_bf16 T;
@@ -22,13 +23,14 @@ int main(int argc, char** argv) {
   float tc = time_us([&] { cudaMemcpyAsync(copy, x, (size_t)xb, cudaMemcpyDeviceToDevice, 0); });
   const double copy_bw = 2 * xb / (tc * 1e3);
   struct V { const char* name; void (*k)(const T*, const T*, const unsigned char*, const float*, const T*, T*, float*, float*, long long, long long, long long, int, int, float, mog_scalars); bool weights; };
-  V variants[] = {{"b", swiglu_bwd_bf16_b, false}, {"wb", swiglu_bwd_bf16_wb, true}, {"wbc", swiglu_bwd_bf16_wbc, true}};
+  V variants[] = {{"b_v16", swiglu_bwd_bf16_b_v16, false}, {"wb_v16", swiglu_bwd_bf16_wb_v16, true},
+                  {"wbc_v16", swiglu_bwd_bf16_wbc_v16, true}, {"wb_general", swiglu_bwd_bf16_wb, true}};
   for (auto& v : variants) {
     const double bytes = rows * h * 2.0 + 2 * xb + (v.weights ? rows * 8 : 0);
     cudaFuncAttributes at; cudaFuncGetAttributes(&at, (const void*)v.k);
     int per; cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, (const void*)v.k, (int)block, 0);
     const long long wave = (long long)per * sms / slices;
-    long long choices[] = {wave / 2, wave, 2 * wave, 3 * wave, sms, 2LL * sms, 4LL * sms};
+    long long choices[] = {wave / 2, wave, 2 * wave};
     for (long long want : choices) {
       long long groups = want < 1 ? 1 : (want > rows ? rows : want);
       const long long per_group = (rows + groups - 1) / groups; groups = (rows + per_group - 1) / per_group;
@@ -38,8 +40,8 @@ int main(int argc, char** argv) {
         v.k<<<dim3((unsigned)groups, (unsigned)slices), (unsigned)block>>>(g, x, nullptr, w, bias, dx, dw_partial, partial, rows, h, per_group, 0, 1, 7.f, sc);
         if (v.weights) swiglu_reduce_weights<<<(unsigned)((rows + 255) / 256), 256>>>(dw_partial, dw, rows, parts);
         swiglu_reduce_bias_bf16<<<(unsigned)((2 * h + 31) / 32), 256>>>(partial, dbias, groups, h, 0); });
-      printf("{\"rows\":%lld,\"h\":%lld,\"variant\":\"%s\",\"regs\":%d,\"resident_per_sm\":%d,\"slices\":%lld,\"groups\":%lld,\"runtime_choice\":%s,\"us\":%.1f,\"pct\":%.1f}\n",
-             rows, h, v.name, at.numRegs, per, slices, groups, want == wave ? "true" : "false", t, 100 * bytes / (t * 1e3) / copy_bw);
+      printf("{\"bounds\":\"%s\",\"rows\":%lld,\"h\":%lld,\"variant\":\"%s\",\"regs\":%d,\"resident_per_sm\":%d,\"slices\":%lld,\"groups\":%lld,\"runtime_choice\":%s,\"us\":%.1f,\"pct\":%.1f}\n",
+             argv[3], rows, h, v.name, at.numRegs, per, slices, groups, want == wave ? "true" : "false", t, 100 * bytes / (t * 1e3) / copy_bw);
     }
   }
   return 0;

@@ -280,17 +280,22 @@ __device__ __forceinline__ void mog_gated_backward(
 // (The earlier shape, a row per block with the bias sums in shared memory, ran at 62-71 % of copy bandwidth on an
 // H100 at GPT-OSS width: 79 registers and 23 KiB of shared memory a block left 37.5 % occupancy, stalled on the
 // shared-memory accumulators; this one, measured beside it, at 70-83 %.)
-template <typename T, bool W, bool C, bool F8>
+// V16: 16-byte packs of the halves layout, fixed at compile time (the launcher's _v16 entry points, its common
+// case). The four bias sums and bias values a thread keeps across rows leave little room: with the layout and the
+// vector path as run-time arguments the kernel took 84-125 registers against 72-87 (ptxas, sm_90), and the lost
+// occupancy made it slower than the shared-memory kernel at Mixtral width.
+template <typename T, bool W, bool C, bool F8, bool V16>
 __device__ __forceinline__ void mog_gated_backward_bias(
     const T* __restrict__ g, const T* __restrict__ x, const unsigned char* __restrict__ x8, const float* __restrict__ w,
     const T* __restrict__ bias, T* __restrict__ dx, float* __restrict__ dw_partial, float* __restrict__ dbias_partial,
-    long long rows, long long h, long long rows_per_group, int interleaved, int vec, float c, mog_scalars s)
+    long long rows, long long h, long long rows_per_group, int interleaved_layout, int vec_path, float c, mog_scalars s)
 {
     constexpr int V = 16 / sizeof(T);
+    const int interleaved = V16 ? 0 : interleaved_layout, vec = V16 ? 1 : vec_path;
     const long long packs = (h + V - 1) / V;
     const long long p = (long long)blockIdx.y * blockDim.x + threadIdx.x, col = p * V;
     const bool active = p < packs;                        // the last slice may overhang the row
-    const int n = active ? (int)(h - col < V ? h - col : V) : 0;
+    const int n = !active ? 0 : V16 ? V : (int)(h - col < V ? h - col : V);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const long long first = blockIdx.x * rows_per_group;
     const long long last = first + rows_per_group < rows ? first + rows_per_group : rows;
@@ -376,3 +381,7 @@ __device__ __forceinline__ void mog_reduce_bias(const float* __restrict__ partia
 // with the clamp from 86 % to 92 %. 32 registers (8 blocks) spilled and ran slower. The block is the launcher's 256
 // (CudaLaunchShapes.PackBlock).
 #define MOG_BIAS_FORWARD_BOUNDS __launch_bounds__(256, 6)
+
+// Backward entry points with a bias on the 16-byte halves path: at most 85 registers, so that six blocks of 128
+// (CudaLaunchShapes.BiasBackwardBlock) fit an SM; the clamped variants need 87 without the cap.
+#define MOG_BIAS_BACKWARD_BOUNDS __launch_bounds__(128, 6)

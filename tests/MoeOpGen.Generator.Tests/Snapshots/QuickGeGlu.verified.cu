@@ -406,17 +406,22 @@ __device__ __forceinline__ void mog_gated_backward(
 // (The earlier shape, a row per block with the bias sums in shared memory, ran at 62-71 % of copy bandwidth on an
 // H100 at GPT-OSS width: 79 registers and 23 KiB of shared memory a block left 37.5 % occupancy, stalled on the
 // shared-memory accumulators; this one, measured beside it, at 70-83 %.)
-template <typename T, bool W, bool C, bool F8>
+// V16: 16-byte packs of the halves layout, fixed at compile time (the launcher's _v16 entry points, its common
+// case). The four bias sums and bias values a thread keeps across rows leave little room: with the layout and the
+// vector path as run-time arguments the kernel took 84-125 registers against 72-87 (ptxas, sm_90), and the lost
+// occupancy made it slower than the shared-memory kernel at Mixtral width.
+template <typename T, bool W, bool C, bool F8, bool V16>
 __device__ __forceinline__ void mog_gated_backward_bias(
     const T* __restrict__ g, const T* __restrict__ x, const unsigned char* __restrict__ x8, const float* __restrict__ w,
     const T* __restrict__ bias, T* __restrict__ dx, float* __restrict__ dw_partial, float* __restrict__ dbias_partial,
-    long long rows, long long h, long long rows_per_group, int interleaved, int vec, float c, mog_scalars s)
+    long long rows, long long h, long long rows_per_group, int interleaved_layout, int vec_path, float c, mog_scalars s)
 {
     constexpr int V = 16 / sizeof(T);
+    const int interleaved = V16 ? 0 : interleaved_layout, vec = V16 ? 1 : vec_path;
     const long long packs = (h + V - 1) / V;
     const long long p = (long long)blockIdx.y * blockDim.x + threadIdx.x, col = p * V;
     const bool active = p < packs;                        // the last slice may overhang the row
-    const int n = active ? (int)(h - col < V ? h - col : V) : 0;
+    const int n = !active ? 0 : V16 ? V : (int)(h - col < V ? h - col : V);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const long long first = blockIdx.x * rows_per_group;
     const long long last = first + rows_per_group < rows ? first + rows_per_group : rows;
@@ -503,8 +508,12 @@ __device__ __forceinline__ void mog_reduce_bias(const float* __restrict__ partia
 // (CudaLaunchShapes.PackBlock).
 #define MOG_BIAS_FORWARD_BOUNDS __launch_bounds__(256, 6)
 
+// Backward entry points with a bias on the 16-byte halves path: at most 85 registers, so that six blocks of 128
+// (CudaLaunchShapes.BiasBackwardBlock) fit an SM; the clamped variants need 87 without the cap.
+#define MOG_BIAS_BACKWARD_BOUNDS __launch_bounds__(128, 6)
+
 // Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).
-// ---- Entry points: <op>_<fwd|bwd>_<dtype>[_<w><b><c><f>], <op>_reduce_bias_<dtype>, <op>_reduce_weights ----
+// ---- Entry points: <op>_<fwd|bwd>_<dtype>[_<w><b><c><f>] (bwd with b also _v16), <op>_reduce_bias_<dtype>, <op>_reduce_weights ----
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_fwd_f32)
 extern "C" __global__ void quickgeglu_fwd_f32(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
 { mog_gated_forward<float, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
@@ -579,11 +588,19 @@ extern "C" __global__ void quickgeglu_bwd_f32_w(const float* g, const float* x, 
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_b)
 extern "C" __global__ void quickgeglu_bwd_f32_b(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<float, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<float, false, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_b_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f32_b_v16(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, false, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_wb)
 extern "C" __global__ void quickgeglu_bwd_f32_wb(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<float, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<float, true, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_wb_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f32_wb_v16(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, true, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_c)
 extern "C" __global__ void quickgeglu_bwd_f32_c(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -595,11 +612,19 @@ extern "C" __global__ void quickgeglu_bwd_f32_wc(const float* g, const float* x,
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_bc)
 extern "C" __global__ void quickgeglu_bwd_f32_bc(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<float, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<float, false, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_bc_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f32_bc_v16(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, false, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_wbc)
 extern "C" __global__ void quickgeglu_bwd_f32_wbc(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<float, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<float, true, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_wbc_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f32_wbc_v16(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, true, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_f)
 extern "C" __global__ void quickgeglu_bwd_f32_f(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -611,11 +636,19 @@ extern "C" __global__ void quickgeglu_bwd_f32_wf(const float* g, const float* x,
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_bf)
 extern "C" __global__ void quickgeglu_bwd_f32_bf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<float, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<float, false, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_bf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f32_bf_v16(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, false, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_wbf)
 extern "C" __global__ void quickgeglu_bwd_f32_wbf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<float, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<float, true, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_wbf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f32_wbf_v16(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, true, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_cf)
 extern "C" __global__ void quickgeglu_bwd_f32_cf(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -627,11 +660,19 @@ extern "C" __global__ void quickgeglu_bwd_f32_wcf(const float* g, const float* x
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_bcf)
 extern "C" __global__ void quickgeglu_bwd_f32_bcf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<float, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<float, false, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_bcf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f32_bcf_v16(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, false, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_wbcf)
 extern "C" __global__ void quickgeglu_bwd_f32_wbcf(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<float, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<float, true, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f32_wbcf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f32_wbcf_v16(const float* g, const float* x, const unsigned char* x8, const float* w, const float* bias, float* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<float, true, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_reduce_bias_f32)
 extern "C" __global__ void quickgeglu_reduce_bias_f32(const float* partial, float* dbias, long long parts, long long h, int interleaved)
@@ -711,11 +752,19 @@ extern "C" __global__ void quickgeglu_bwd_f16_w(const mog_f16* g, const mog_f16*
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_b)
 extern "C" __global__ void quickgeglu_bwd_f16_b(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_f16, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_f16, false, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_b_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f16_b_v16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, false, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_wb)
 extern "C" __global__ void quickgeglu_bwd_f16_wb(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_f16, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_f16, true, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_wb_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f16_wb_v16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, true, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_c)
 extern "C" __global__ void quickgeglu_bwd_f16_c(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -727,11 +776,19 @@ extern "C" __global__ void quickgeglu_bwd_f16_wc(const mog_f16* g, const mog_f16
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_bc)
 extern "C" __global__ void quickgeglu_bwd_f16_bc(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_f16, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_f16, false, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_bc_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f16_bc_v16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, false, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_wbc)
 extern "C" __global__ void quickgeglu_bwd_f16_wbc(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_f16, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_f16, true, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_wbc_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f16_wbc_v16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, true, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_f)
 extern "C" __global__ void quickgeglu_bwd_f16_f(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -743,11 +800,19 @@ extern "C" __global__ void quickgeglu_bwd_f16_wf(const mog_f16* g, const mog_f16
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_bf)
 extern "C" __global__ void quickgeglu_bwd_f16_bf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_f16, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_f16, false, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_bf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f16_bf_v16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, false, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_wbf)
 extern "C" __global__ void quickgeglu_bwd_f16_wbf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_f16, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_f16, true, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_wbf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f16_wbf_v16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, true, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_cf)
 extern "C" __global__ void quickgeglu_bwd_f16_cf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -759,11 +824,19 @@ extern "C" __global__ void quickgeglu_bwd_f16_wcf(const mog_f16* g, const mog_f1
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_bcf)
 extern "C" __global__ void quickgeglu_bwd_f16_bcf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_f16, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_f16, false, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_bcf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f16_bcf_v16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, false, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_wbcf)
 extern "C" __global__ void quickgeglu_bwd_f16_wbcf(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_f16, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_f16, true, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_f16_wbcf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_f16_wbcf_v16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, const mog_f16* bias, mog_f16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_f16, true, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_reduce_bias_f16)
 extern "C" __global__ void quickgeglu_reduce_bias_f16(const float* partial, mog_f16* dbias, long long parts, long long h, int interleaved)
@@ -843,11 +916,19 @@ extern "C" __global__ void quickgeglu_bwd_bf16_w(const mog_bf16* g, const mog_bf
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_b)
 extern "C" __global__ void quickgeglu_bwd_bf16_b(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_bf16, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_bf16, false, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_b_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_bf16_b_v16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, false, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_wb)
 extern "C" __global__ void quickgeglu_bwd_bf16_wb(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_bf16, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_bf16, true, false, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_wb_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_bf16_wb_v16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, true, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_c)
 extern "C" __global__ void quickgeglu_bwd_bf16_c(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -859,11 +940,19 @@ extern "C" __global__ void quickgeglu_bwd_bf16_wc(const mog_bf16* g, const mog_b
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_bc)
 extern "C" __global__ void quickgeglu_bwd_bf16_bc(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_bf16, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_bf16, false, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_bc_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_bf16_bc_v16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, false, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_wbc)
 extern "C" __global__ void quickgeglu_bwd_bf16_wbc(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_bf16, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_bf16, true, true, false, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_wbc_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_bf16_wbc_v16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, true, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_f)
 extern "C" __global__ void quickgeglu_bwd_bf16_f(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -875,11 +964,19 @@ extern "C" __global__ void quickgeglu_bwd_bf16_wf(const mog_bf16* g, const mog_b
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_bf)
 extern "C" __global__ void quickgeglu_bwd_bf16_bf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_bf16, false, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_bf16, false, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_bf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_bf16_bf_v16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, false, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_wbf)
 extern "C" __global__ void quickgeglu_bwd_bf16_wbf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_bf16, true, false, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_bf16, true, false, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_wbf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_bf16_wbf_v16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, true, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_cf)
 extern "C" __global__ void quickgeglu_bwd_bf16_cf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -891,11 +988,19 @@ extern "C" __global__ void quickgeglu_bwd_bf16_wcf(const mog_bf16* g, const mog_
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_bcf)
 extern "C" __global__ void quickgeglu_bwd_bf16_bcf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_bf16, false, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_bf16, false, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_bcf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_bf16_bcf_v16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, false, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_wbcf)
 extern "C" __global__ void quickgeglu_bwd_bf16_wbcf(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_backward_bias<mog_bf16, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+{ mog_gated_backward_bias<mog_bf16, true, true, true, false>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_bwd_bf16_wbcf_v16)
+extern "C" __global__ void MOG_BIAS_BACKWARD_BOUNDS quickgeglu_bwd_bf16_wbcf_v16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, const mog_bf16* bias, mog_bf16* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_backward_bias<mog_bf16, true, true, true, true>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_quickgeglu_reduce_bias_bf16)
 extern "C" __global__ void quickgeglu_reduce_bias_bf16(const float* partial, mog_bf16* dbias, long long parts, long long h, int interleaved)
