@@ -1,6 +1,5 @@
 using System;
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 
 namespace MoeOpGen.Cuda;
 
@@ -36,7 +35,7 @@ internal static class KernelCacheEntry
         BinaryPrimitives.WriteUInt32LittleEndian(span[12..], (uint)kernel.Kind);
         BinaryPrimitives.WriteInt64LittleEndian(span[16..], payload.Length);
         Convert.FromHexString(keyHex).CopyTo(span[24..56]);
-        SHA256.HashData(payload, span[56..88]);
+        Sha256.HashData(payload, span[56..88]);
         payload.CopyTo(span[HeaderSize..]);
         return bytes;
     }
@@ -63,7 +62,7 @@ internal static class KernelCacheEntry
             return $"payload length {bytes.Length - HeaderSize} bytes, header says {length} (truncated?)";
         if (!bytes[24..56].SequenceEqual(Convert.FromHexString(keyHex))) return "written for another key";
         Span<byte> actual = stackalloc byte[32];
-        SHA256.HashData(bytes[HeaderSize..], actual);
+        Sha256.HashData(bytes[HeaderSize..], actual);
         if (!actual.SequenceEqual(bytes[56..88])) return "payload checksum mismatch (corrupted)";
         return null;
     }

@@ -1,7 +1,6 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace MoeOpGen.Cuda;
@@ -26,24 +25,27 @@ internal static class KernelCacheKey
         ArgumentNullException.ThrowIfNull(arch);
         ArgumentNullException.ThrowIfNull(compilerVersion);
 
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        // Sha256 rather than .NET's (OpenSSL): see Sha256 for why.
+        var hash = new Sha256();
         // Each field is length-prefixed, so ("ab", "c") and ("a", "bc") hash differently.
-        Append(hash, Scheme);
-        Append(hash, compilerVersion);
-        Append(hash, arch);
-        Append(hash, moduleName);
-        Append(hash, options.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var option in options) Append(hash, option);
-        Append(hash, source);
-        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+        Append(ref hash, Scheme);
+        Append(ref hash, compilerVersion);
+        Append(ref hash, arch);
+        Append(ref hash, moduleName);
+        Append(ref hash, options.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var option in options) Append(ref hash, option);
+        Append(ref hash, source);
+        Span<byte> digest = stackalloc byte[Sha256.HashSize];
+        hash.Finish(digest);
+        return Convert.ToHexString(digest).ToLowerInvariant();
     }
 
-    private static void Append(IncrementalHash hash, string field)
+    private static void Append(ref Sha256 hash, string field)
     {
         var bytes = Encoding.UTF8.GetBytes(field);
         Span<byte> length = stackalloc byte[8];
         BinaryPrimitives.WriteInt64LittleEndian(length, bytes.Length);
-        hash.AppendData(length);
-        hash.AppendData(bytes);
+        hash.Append(length);
+        hash.Append(bytes);
     }
 }
