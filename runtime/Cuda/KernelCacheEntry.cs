@@ -60,7 +60,9 @@ internal static class KernelCacheEntry
         long length = BinaryPrimitives.ReadInt64LittleEndian(bytes[16..]);
         if (length != bytes.Length - HeaderSize)
             return $"payload length {bytes.Length - HeaderSize} bytes, header says {length} (truncated?)";
-        if (!bytes[24..56].SequenceEqual(Convert.FromHexString(keyHex))) return "written for another key";
+        // Compared as hex (keys are lowercase hex, see KernelCacheKey.ToHex) rather than by parsing keyHex, whose
+        // parser is JIT-compiled on first use.
+        if (!KernelCacheKey.ToHex(bytes[24..56]).Equals(keyHex, StringComparison.OrdinalIgnoreCase)) return "written for another key";
         Span<byte> actual = stackalloc byte[32];
         Sha256.HashData(bytes[HeaderSize..], actual);
         if (!actual.SequenceEqual(bytes[56..88])) return "payload checksum mismatch (corrupted)";

@@ -37,7 +37,23 @@ internal static class KernelCacheKey
         Append(ref hash, source);
         Span<byte> digest = stackalloc byte[Sha256.HashSize];
         hash.Finish(digest);
-        return Convert.ToHexString(digest).ToLowerInvariant();
+        return ToHex(digest);
+    }
+
+    /// <summary><paramref name="bytes"/> as lowercase hex digits.</summary>
+    /// <remarks>Not <see cref="Convert.ToHexString(byte[])"/>: its vectorised helpers are generic methods that the
+    /// framework's precompiled code lacks, so a process's first call JIT-compiles them (about half a millisecond
+    /// measured on the first warm-cache kernel); this loop is precompiled with the runtime.</remarks>
+    public static string ToHex(ReadOnlySpan<byte> bytes)
+    {
+        const string digits = "0123456789abcdef";
+        Span<char> text = stackalloc char[2 * bytes.Length];
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            text[2 * i] = digits[bytes[i] >> 4];
+            text[2 * i + 1] = digits[bytes[i] & 0xF];
+        }
+        return new string(text);
     }
 
     private static void Append(ref Sha256 hash, string field)
