@@ -34,7 +34,10 @@ publish() {   # project folder, destination folder, extra msbuild arguments...
   echo "== dotnet publish $1"
   # Framework-dependent: the runtime travels once, as a tar.xz. The trailing slash on -o matters: the native-fix
   # target in build/ globs "$(PublishDir)**/libLibTorchSharp.so" and needs PublishDir to end in a slash.
+  # ReadyToRun for MoeOpGen.Runtime and MoeOpGen.Ops only (build/MoeOpGen.ReadyToRun.targets): a new process's
+  # first kernel load is otherwise mostly JIT (issue 3); the other assemblies stay IL to keep the bundle small.
   dotnet publish "$1" -c Release -r linux-x64 --self-contained false -p:SatelliteResourceLanguages=en \
+    -p:PublishReadyToRun=true -p:MoeOpGenReadyToRunOwnAssembliesOnly=true \
     -o "$2/" -v quiet -nologo "${@:3}"
   prune "$2"
 }

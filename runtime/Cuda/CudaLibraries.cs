@@ -38,6 +38,9 @@ internal static class CudaLibraries
     /// <summary>The loaded NVRTC library; throws <see cref="CudaLibraryNotFoundException"/> (every time) if absent.</summary>
     public static LoadedLibrary Nvrtc => s_nvrtc.Value;
 
+    /// <summary>Whether this process has loaded NVRTC (tells benchmarks and tests whether a path needed it).</summary>
+    public static bool IsNvrtcLoaded => s_nvrtc.IsValueCreated;
+
     /// <summary>Registers the resolver (the static constructor does it); call before the first import is bound.</summary>
     public static void EnsureResolverRegistered() { }
 

@@ -71,6 +71,17 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
 
     /// <summary>The architecture compiled for on <paramref name="device"/>: its own as a CUBIN when the compiler
     /// supports it, else PTX (see <see cref="CudaArchitecture.SelectTarget"/>).</summary>
-    public string TargetFor(CudaDevice device) => _targets.GetOrAdd(device.Index,
-        _ => CudaArchitecture.SelectTarget(device.ComputeCapability, Cache.Compiler.SupportedArchitectures));
+    public string TargetFor(CudaDevice device) => TargetFor(device.Index, device.ComputeCapability);
+
+    /// <inheritdoc cref="TargetFor(CudaDevice)"/>
+    /// <remarks>Takes the device's index and compute capability (e.g. 90) rather than the device, so that
+    /// <c>bench compile --device cpu</c> can run the same selection without one.</remarks>
+    internal string TargetFor(int deviceIndex, int computeCapability) =>
+        _targets.TryGetValue(deviceIndex, out var target) ? target : _targets.GetOrAdd(deviceIndex, _ =>
+        {
+            long started = KernelLoadPhases.Start();
+            var selected = CudaArchitecture.SelectTarget(computeCapability, Cache.Compiler.SupportedArchitectures);
+            KernelLoadPhases.Stop(started, KernelLoadPhases.Target);
+            return selected;
+        });
 }

@@ -51,6 +51,12 @@ internal sealed class KernelCache
     {
         ArgumentNullException.ThrowIfNull(source);
         CudaArchitecture.KindOf(arch, nameof(arch));
+        if (!_compilerVersion.IsValueCreated)
+        {
+            long versionStarted = KernelLoadPhases.Start();
+            _ = _compilerVersion.Value;
+            KernelLoadPhases.Stop(versionStarted, KernelLoadPhases.CompilerVersion);
+        }
         long keyStarted = KernelLoadPhases.Start();
         var k = key = KeyFor(source, arch);
         KernelLoadPhases.Stop(keyStarted, KernelLoadPhases.CacheKey);
@@ -70,12 +76,10 @@ internal sealed class KernelCache
 
     private CompiledKernel LoadOrCompile(CudaSource source, string arch, string key)
     {
-        long started = KernelLoadPhases.Start();
         var cached = Disk.TryRead(key, out _);
-        KernelLoadPhases.Stop(started, KernelLoadPhases.DiskRead);
         if (cached is not null) return cached;
         // A missing, corrupt, truncated or foreign entry all end here: compile and overwrite it.
-        started = KernelLoadPhases.Start();
+        long started = KernelLoadPhases.Start();
         var compiled = Compiler.Compile(source.Code, source.ModuleName, arch, source.Options);
         KernelLoadPhases.Stop(started, KernelLoadPhases.NvrtcCompile);
         started = KernelLoadPhases.Start();

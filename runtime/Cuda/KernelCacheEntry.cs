@@ -1,6 +1,5 @@
 using System;
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 
 namespace MoeOpGen.Cuda;
 
@@ -36,7 +35,7 @@ internal static class KernelCacheEntry
         BinaryPrimitives.WriteUInt32LittleEndian(span[12..], (uint)kernel.Kind);
         BinaryPrimitives.WriteInt64LittleEndian(span[16..], payload.Length);
         Convert.FromHexString(keyHex).CopyTo(span[24..56]);
-        SHA256.HashData(payload, span[56..88]);
+        Sha256.HashData(payload, span[56..88]);
         payload.CopyTo(span[HeaderSize..]);
         return bytes;
     }
@@ -61,9 +60,11 @@ internal static class KernelCacheEntry
         long length = BinaryPrimitives.ReadInt64LittleEndian(bytes[16..]);
         if (length != bytes.Length - HeaderSize)
             return $"payload length {bytes.Length - HeaderSize} bytes, header says {length} (truncated?)";
-        if (!bytes[24..56].SequenceEqual(Convert.FromHexString(keyHex))) return "written for another key";
+        // Compared as hex (keys are lowercase hex, see KernelCacheKey.ToHex) rather than by parsing keyHex, whose
+        // parser is JIT-compiled on first use.
+        if (!KernelCacheKey.ToHex(bytes[24..56]).Equals(keyHex, StringComparison.OrdinalIgnoreCase)) return "written for another key";
         Span<byte> actual = stackalloc byte[32];
-        SHA256.HashData(bytes[HeaderSize..], actual);
+        Sha256.HashData(bytes[HeaderSize..], actual);
         if (!actual.SequenceEqual(bytes[56..88])) return "payload checksum mismatch (corrupted)";
         return null;
     }

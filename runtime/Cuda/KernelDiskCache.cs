@@ -82,6 +82,7 @@ internal sealed class KernelDiskCache
         var path = PathFor(keyHex);
         if (path is null) return null;
         byte[] bytes;
+        long started = KernelLoadPhases.Start();
         try
         {
             bytes = File.ReadAllBytes(path);
@@ -95,7 +96,14 @@ internal sealed class KernelDiskCache
             rejection = "unreadable: " + e.Message;
             return null;
         }
-        return KernelCacheEntry.TryParse(keyHex, bytes, out rejection);
+        finally
+        {
+            KernelLoadPhases.Stop(started, KernelLoadPhases.DiskRead);
+        }
+        started = KernelLoadPhases.Start();
+        var kernel = KernelCacheEntry.TryParse(keyHex, bytes, out rejection);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.EntryCheck);
+        return kernel;
     }
 
     /// <summary>Stores <paramref name="kernel"/> under <paramref name="keyHex"/>, replacing any existing entry.

@@ -4,8 +4,9 @@ using System.Diagnostics;
 namespace MoeOpGen.Cuda;
 
 /// <summary>
-/// Timings of the phases of getting a kernel that is not loaded yet — compile unit, content key, disk read,
-/// NVRTC compile, disk write, <c>cuModuleLoadData</c>, <c>cuModuleGetFunction</c> — for <c>bench compile</c>
+/// Timings of the phases of getting a kernel that is not loaded yet — compile unit, target architecture, compiler
+/// version, content key, disk read, entry check, NVRTC compile, disk write, <c>cuModuleLoadData</c>,
+/// <c>cuModuleGetFunction</c> — for <c>bench compile</c>
 /// (issue 3), which must tell what a process's first kernel load spends its time on.
 /// </summary>
 /// <remarks>
@@ -18,8 +19,15 @@ namespace MoeOpGen.Cuda;
 internal static class KernelLoadPhases
 {
     public const string CompileUnit = "compile_unit";
+    /// <summary>Choosing the architecture compiled for on a device, once per device (asks NVRTC what it supports).</summary>
+    public const string Target = "target";
+    /// <summary>The compiler version that goes into the content key, once per cache (loads NVRTC).</summary>
+    public const string CompilerVersion = "compiler_version";
     public const string CacheKey = "cache_key";
+    /// <summary>Reading the entry's bytes from disk.</summary>
     public const string DiskRead = "disk_read";
+    /// <summary>Validating the bytes read: header, key, payload checksum.</summary>
+    public const string EntryCheck = "entry_check";
     public const string NvrtcCompile = "nvrtc_compile";
     public const string DiskWrite = "disk_write";
     public const string ModuleLoad = "cuModuleLoadData";

@@ -40,6 +40,16 @@ public class KernelCacheKeyTests
     }
 
     [Fact]
+    public void ToHexIsLowercaseHexOfEveryByte()
+    {
+        var bytes = new byte[256];
+        for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)i;
+
+        Assert.Equal(System.Convert.ToHexString(bytes).ToLowerInvariant(), KernelCacheKey.ToHex(bytes));
+        Assert.Equal("", KernelCacheKey.ToHex([]));
+    }
+
+    [Fact]
     public void EveryInputChangesTheKey()
     {
         var baseline = Key();

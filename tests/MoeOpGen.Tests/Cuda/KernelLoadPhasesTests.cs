@@ -37,13 +37,14 @@ public class KernelLoadPhasesTests : System.IDisposable
     }
 
     [Fact]
-    public void ColdLoadReportsKeyDiskReadCompileAndWriteInOrder()
+    public void ColdLoadReportsVersionKeyDiskReadCompileAndWriteInOrder()
     {
         var cache = NewCache();
 
         var heard = Listen(() => cache.GetOrCompile(Source, Arch));
 
-        Assert.Equal([KernelLoadPhases.CacheKey, KernelLoadPhases.DiskRead, KernelLoadPhases.NvrtcCompile, KernelLoadPhases.DiskWrite],
+        Assert.Equal([KernelLoadPhases.CompilerVersion, KernelLoadPhases.CacheKey, KernelLoadPhases.DiskRead, KernelLoadPhases.NvrtcCompile,
+                      KernelLoadPhases.DiskWrite],
                      heard.Select(h => h.Phase));
         Assert.All(heard, h => Assert.True(h.Ms >= 0));
     }
@@ -57,7 +58,8 @@ public class KernelLoadPhasesTests : System.IDisposable
         var fromDisk = Listen(() => cache.GetOrCompile(Source, Arch));
         var fromMemory = Listen(() => cache.GetOrCompile(Source, Arch));
 
-        Assert.Equal([KernelLoadPhases.CacheKey, KernelLoadPhases.DiskRead], fromDisk.Select(h => h.Phase));
+        Assert.Equal([KernelLoadPhases.CompilerVersion, KernelLoadPhases.CacheKey, KernelLoadPhases.DiskRead, KernelLoadPhases.EntryCheck],
+                     fromDisk.Select(h => h.Phase));
         Assert.Equal([KernelLoadPhases.CacheKey], fromMemory.Select(h => h.Phase));
     }
 
