@@ -38,13 +38,13 @@ internal static class FusedRouting
         long tokenCount = routingMap.shape[0];
         int experts = checked((int)routingMap.shape[1]);
         var map = empty(new[] { tokenCount, (long)experts }, FusedRowMap.DType, routingMap.device);
-        long rows = 0;
+        long rows = capacity is long c ? experts * c : 0;
         if (tokenCount > 0)
         {
             var counts = empty(FusedRoutingCudaKernels.RowMapCountsLength(tokenCount, experts), ScalarType.Int64, routingMap.device);
             FusedRoutingCudaKernels.BuildRowMap(Operand(routingMap), capacity, counts, map);
-            // The scan leaves the number of routed pairs in the last count.
-            rows = capacity is long c ? experts * c : counts[counts.shape[0] - 1].item<long>();
+            if (capacity is null)
+                rows = counts[counts.shape[0] - 1].item<long>();   // the scan leaves the number of routed pairs last
         }
         return (map.MoveToOuterDisposeScope(), rows);
     }

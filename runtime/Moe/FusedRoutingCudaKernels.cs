@@ -6,8 +6,9 @@ namespace MoeOpGen.Moe;
 
 /// <summary>
 /// Launches the kernels of <see cref="FusedRoutingCudaSource"/> on CUDA tensors: the CUDA twin of
-/// <see cref="FusedRoutingCpuKernels"/>, with the same four operations and contracts (contiguous tensors on one
-/// device, outputs allocated by the caller). Each operation is a plan (<c>Plan*</c>: kernel instantiation, vector
+/// <see cref="FusedRoutingCpuKernels"/> (and of <see cref="FusedRowMap.BuildOnCpu"/> for <see cref="BuildRowMap"/>),
+/// with the same operations and contracts (contiguous tensors on one device, outputs and scratch allocated by the
+/// caller). Each operation is a plan (<c>Plan*</c>: kernel instantiation, vector
 /// width, launch shape and the arguments in the kernel's order) and a run; the plans need no GPU, so tests check
 /// them against the source.
 /// </summary>
@@ -24,6 +25,10 @@ namespace MoeOpGen.Moe;
 /// row's bytes and the alignment of both base pointers. The unpermute kernels use their 16-byte variant
 /// (<c>_v16</c>) when the hidden size is a multiple of the 16-byte pack and every row tensor is 16-byte aligned,
 /// else the scalar variant. Offsets are 64-bit in every kernel.</para>
+/// <para><b>Row map.</b> <see cref="BuildRowMap"/> is three launches: one thread per (tile of
+/// <see cref="RowMapTile"/> tokens, expert) counts, one block of <see cref="RowMapScanBlock"/> scans the counts,
+/// one thread per (tile, expert) writes the rows. <see cref="SummarizeRowMap"/> (the unpermute's check) runs at most
+/// <see cref="MaxSummaryBlocks"/> blocks, each writing its (copies, largest row) for the host to reduce.</para>
 /// <para>Nothing is launched when there are no tokens (nor when no row of the map is read).</para>
 /// </remarks>
 internal static class FusedRoutingCudaKernels
