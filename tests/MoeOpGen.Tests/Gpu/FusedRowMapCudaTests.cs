@@ -140,15 +140,16 @@ public class FusedRowMapCudaTests
 
         var (t, e) = FirstEntry(rowMap, copy: true);
         var (u, f) = FirstEntry(rowMap, copy: false);
-        var pastTheEnd = rowMap.clone();
-        pastTheEnd[t, e] = tensor(600);   // as many copies as rows, one of them out of range
-        var tooFew = rowMap.clone();
-        tooFew[t, e] = tensor(-1);        // every row in range, one copy missing
-        var tooMany = rowMap.clone();
-        tooMany[u, f] = tensor(0);        // every row in range, a second owner of row 0
-        foreach (var (bad, what) in new[] { (pastTheEnd, "a row past the end"), (tooFew, "a copy too few"), (tooMany, "a copy too many") })
+        foreach (var (token, expert, row, what) in new[]
+                 {
+                     (t, e, 600, "a row past the end"),   // as many copies as rows, one of them out of range
+                     (t, e, -1, "a copy too few"),        // every row in range, one copy missing
+                     (u, f, 0, "a copy too many"),        // every row in range, a second owner of row 0
+                 })
         {
-            var error = Assert.ThrowsAny<ArgumentException>(() => TokenPermutation.Unpermute(permuted, bad, tokens.shape, fused: true));
+            var bad = rowMap.cpu();   // a copy, edited on the host
+            bad[token, expert] = tensor(row);
+            var error = Assert.ThrowsAny<ArgumentException>(() => TokenPermutation.Unpermute(permuted, bad.cuda(), tokens.shape, fused: true));
             Assert.True(error.ParamName == "sortedIndices", $"{what}: the error names {error.ParamName}.");
         }
     }
