@@ -111,7 +111,7 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
 
     /// <summary>
     /// Where the fused path's time goes, through the runtime's internal entry points: the row-map step of the fused
-    /// permute alone (tensor operations and, dropless, the read-back of the routed count), and the permute and
+    /// permute alone (its three kernels and, dropless, the read-back of the routed count), and the permute and
     /// unpermute kernels alone on a map built once outside the timing (no autograd, no argument checks, no
     /// read-back). The gap between these rows and the whole operations is host work.
     /// </summary>

@@ -3,16 +3,78 @@ using static TorchSharp.torch;
 namespace MoeOpGen.Moe;
 
 /// <summary>
-/// The fused routing operations on either device, which the autograd functions call: each allocates its outputs on
-/// the operands' device, brings the operands to the layout and dtypes the kernels take, then runs the device's
-/// kernel: <see cref="FusedRoutingCudaKernels"/> (MoeOpGen's NVRTC kernels) for CUDA tensors,
-/// <see cref="FusedRoutingCpuKernels"/> (parallel loops) for CPU tensors. Both follow the row map
-/// (<see cref="FusedRowMap"/>) and give the same results: the permuted tokens, the sums and the rows' gradient are
-/// bit-identical; the probs' gradient is a dot product reduced in another order on each device, so it agrees to
-/// rounding.
+/// The fused routing operations on either device, which <see cref="TokenPermutation"/> and the autograd functions
+/// call: each allocates its outputs on the operands' device, brings the operands to the layout and dtypes the kernels
+/// take, then runs the device's kernel: <see cref="FusedRoutingCudaKernels"/> (MoeOpGen's NVRTC kernels) for CUDA
+/// tensors, <see cref="FusedRoutingCpuKernels"/> (parallel loops) and <see cref="FusedRowMap.BuildOnCpu"/> for CPU
+/// tensors. Both follow the row map (<see cref="FusedRowMap"/>) and give the same results: the row map, the permuted
+/// tokens, the sums and the rows' gradient are bit-identical; the probs' gradient is a dot product reduced in another
+/// order on each device, so it agrees to rounding.
 /// </summary>
+/// <remarks>
+/// On CUDA these functions are host-bound at realistic sizes (a kernel takes tens of microseconds), so they avoid
+/// TorchSharp calls that do nothing: an operand that already has the kernel's dtype and layout is passed as it is
+/// (<see cref="Operand"/>), and a row map, which is always built contiguous by <see cref="BuildRowMap"/> and checked
+/// contiguous by <see cref="TokenPermutation.Unpermute"/>, is not made contiguous again (the kernels' launch plans
+/// and the CPU loops check it).
+/// </remarks>
 internal static class FusedRouting
 {
+    /// <summary>
+    /// The row map of <paramref name="routingMap"/>, on its device, and the number of rows of the permuted output:
+    /// <c>E·capacity</c> with drop-and-pad, else the number of routed pairs. On CUDA the dropless count is the one
+    /// value read back to the host (a synchronisation); drop-and-pad reads nothing back. The CPU builder throws
+    /// <see cref="System.OverflowException"/> beyond <c>int.MaxValue</c> rows; the CUDA one returns the count, and
+    /// the caller must reject such a map (its rows have wrapped).
+    /// </summary>
+    /// <param name="routingMap"><c>[T, E]</c> bool or integer map; nonzero is routed.</param>
+    /// <param name="capacity">Rows per expert for drop-and-pad (<c>E·capacity ≤ int.MaxValue</c>), or null.</param>
+    public static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
+    {
+        if (!routingMap.is_cuda)
+            return FusedRowMap.BuildOnCpu(routingMap, capacity);
+
+        using var scope = NewDisposeScope();
+        long tokenCount = routingMap.shape[0];
+        int experts = checked((int)routingMap.shape[1]);
+        var map = empty(new[] { tokenCount, (long)experts }, FusedRowMap.DType, routingMap.device);
+        long rows = capacity is long c ? experts * c : 0;
+        if (tokenCount > 0)
+        {
+            var counts = empty(FusedRoutingCudaKernels.RowMapCountsLength(tokenCount, experts), ScalarType.Int64, routingMap.device);
+            FusedRoutingCudaKernels.BuildRowMap(Operand(routingMap), capacity, counts, map);
+            if (capacity is null)
+                rows = counts[counts.shape[0] - 1].item<long>();   // the scan leaves the number of routed pairs last
+        }
+        return (map.MoveToOuterDisposeScope(), rows);
+    }
+
+    /// <summary>
+    /// The fused unpermute's row-map check in one pass: the entries ≥ 0 (copies) and the largest entry (-1 for an
+    /// empty map). On CUDA, one kernel and one small read-back (a synchronisation).
+    /// </summary>
+    /// <param name="rowMap">A contiguous int32 <c>[T, E]</c> map.</param>
+    public static (long Copies, long LargestRow) SummarizeRowMap(Tensor rowMap)
+    {
+        if (!rowMap.is_cuda)
+            return FusedRoutingCpuKernels.SummarizeRowMap(rowMap);
+
+        long blocks = FusedRoutingCudaKernels.SummaryBlocks(rowMap.numel());
+        if (blocks == 0)
+            return (0, -1);
+        using var scope = NewDisposeScope();
+        var summaries = empty(2 * blocks, ScalarType.Int64, rowMap.device);
+        FusedRoutingCudaKernels.SummarizeRowMap(rowMap, summaries);
+        var perBlock = summaries.cpu().data<long>().ToArray();
+        long copies = 0, largest = -1;
+        for (long b = 0; b < blocks; b++)
+        {
+            copies += perBlock[2 * b];
+            largest = System.Math.Max(largest, perBlock[2 * b + 1]);
+        }
+        return (copies, largest);
+    }
+
     /// <summary>Permute forward. Returns the <c>[rowCount, H]</c> permuted tokens and, with probs, the permuted probs.</summary>
     public static (Tensor Permuted, Tensor? PermutedProbs) Permute(Tensor tokens, Tensor rowMap, long rowCount, Tensor? probs)
     {
@@ -20,9 +82,9 @@ internal static class FusedRouting
         // Every row of a map built by Permute has an owner (FusedRowMap), so the kernel writes every row.
         var permuted = empty(new[] { rowCount, tokens.shape[1] }, tokens.dtype, tokens.device);
         var permutedProbs = probs is null ? null : empty(new[] { rowCount }, probs.dtype, probs.device);
-        var (x, map, p) = (tokens.contiguous(), rowMap.contiguous(), probs?.contiguous());
-        if (tokens.is_cuda) FusedRoutingCudaKernels.CopyToRows(x, map, p, permuted, permutedProbs);
-        else FusedRoutingCpuKernels.CopyToRows(x, map, p, permuted, permutedProbs);
+        var (x, p) = (Operand(tokens), probs is null ? null : Operand(probs));
+        if (tokens.is_cuda) FusedRoutingCudaKernels.CopyToRows(x, rowMap, p, permuted, permutedProbs);
+        else FusedRoutingCpuKernels.CopyToRows(x, rowMap, p, permuted, permutedProbs);
         return (permuted.MoveToOuterDisposeScope(), permutedProbs?.MoveToOuterDisposeScope());
     }
 
@@ -34,12 +96,12 @@ internal static class FusedRouting
     public static Tensor GatherReduce(Tensor rows, Tensor rowMap, Tensor? weights, ScalarType accumulator)
     {
         using var scope = NewDisposeScope();
-        var work = RoutingPrecision.WorkingRows(rows, accumulator);
+        var work = Operand(rows, WorkingDtype(rows.dtype, accumulator));
         var output = empty(new[] { rowMap.shape[0], rows.shape[1] }, work.dtype, rows.device);   // every token row is written
-        var (map, w) = (rowMap.contiguous(), weights?.to(accumulator).contiguous());
-        if (rows.is_cuda) FusedRoutingCudaKernels.GatherReduce(work, map, w, output);
-        else FusedRoutingCpuKernels.GatherReduce(work, map, w, output);
-        return output.to(rows.dtype).MoveToOuterDisposeScope();
+        var w = weights is null ? null : Operand(weights, accumulator);
+        if (rows.is_cuda) FusedRoutingCudaKernels.GatherReduce(work, rowMap, w, output);
+        else FusedRoutingCpuKernels.GatherReduce(work, rowMap, w, output);
+        return Operand(output, rows.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -53,17 +115,17 @@ internal static class FusedRouting
         ScalarType accumulator, ScalarType? weightsGradDtype)
     {
         using var scope = NewDisposeScope();
-        var workDtype = accumulator == ScalarType.Float64 ? ScalarType.Float64 : rowsDtype;
-        var g = grad.to(workDtype).contiguous();   // an upstream gradient is often an expanded (stride-0) view
-        var x = weightsGradDtype is null ? null : rows!.to(workDtype).contiguous();
-        var (map, w) = (rowMap.contiguous(), weights?.to(accumulator).contiguous());
+        var workDtype = WorkingDtype(rowsDtype, accumulator);
+        var g = Operand(grad, workDtype);   // an upstream gradient is often an expanded (stride-0) view
+        var x = weightsGradDtype is null ? null : Operand(rows!, workDtype);
+        var w = weights is null ? null : Operand(weights, accumulator);
         // Every row of a map built by Permute has an owner, so every row gets written; zeros guard a partial map.
         var rowsGrad = zeros(new[] { rowCount, grad.shape[1] }, workDtype, grad.device);
         var weightsGrad = weightsGradDtype is null ? null : empty(rowMap.shape, accumulator, grad.device);
-        if (grad.is_cuda) FusedRoutingCudaKernels.ScatterScaledWithDot(g, x, map, w, rowsGrad, weightsGrad);
-        else FusedRoutingCpuKernels.ScatterScaledWithDot(g, x, map, w, rowsGrad, weightsGrad);
-        return (rowsGrad.to(rowsDtype).MoveToOuterDisposeScope(),
-                weightsGradDtype is ScalarType d ? weightsGrad!.to(d).MoveToOuterDisposeScope() : null);
+        if (grad.is_cuda) FusedRoutingCudaKernels.ScatterScaledWithDot(g, x, rowMap, w, rowsGrad, weightsGrad);
+        else FusedRoutingCpuKernels.ScatterScaledWithDot(g, x, rowMap, w, rowsGrad, weightsGrad);
+        return (Operand(rowsGrad, rowsDtype).MoveToOuterDisposeScope(),
+                weightsGradDtype is ScalarType d ? Operand(weightsGrad!, d).MoveToOuterDisposeScope() : null);
     }
 
     /// <summary>Permute backward for the probs: <c>[T, E]</c> gradient gathered from the permuted probs' gradient.</summary>
@@ -71,9 +133,27 @@ internal static class FusedRouting
     {
         using var scope = NewDisposeScope();
         var probsGrad = empty(rowMap.shape, permutedProbsGrad.dtype, permutedProbsGrad.device);
-        var (source, map) = (permutedProbsGrad.contiguous(), rowMap.contiguous());
-        if (permutedProbsGrad.is_cuda) FusedRoutingCudaKernels.GatherOrZero(source, map, probsGrad);
-        else FusedRoutingCpuKernels.GatherOrZero(source, map, probsGrad);
+        var source = Operand(permutedProbsGrad);
+        if (permutedProbsGrad.is_cuda) FusedRoutingCudaKernels.GatherOrZero(source, rowMap, probsGrad);
+        else FusedRoutingCpuKernels.GatherOrZero(source, rowMap, probsGrad);
         return probsGrad.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The dtype the kernels run on for rows of <paramref name="rowsDtype"/>: fp64 when accumulating in
+    /// fp64, else the rows' own.</summary>
+    private static ScalarType WorkingDtype(ScalarType rowsDtype, ScalarType accumulator)
+        => accumulator == ScalarType.Float64 ? ScalarType.Float64 : rowsDtype;
+
+    /// <summary>
+    /// <paramref name="tensor"/> as a kernel operand of <paramref name="dtype"/> (its own by default), contiguous:
+    /// the tensor itself when it already is one, without a TorchSharp call that would only make a new handle
+    /// (<c>to</c> and <c>contiguous</c> return an alias then); else a converted contiguous copy.
+    /// </summary>
+    private static Tensor Operand(Tensor tensor, ScalarType? dtype = null)
+    {
+        var type = dtype ?? tensor.dtype;
+        if (tensor.dtype == type && tensor.is_contiguous())
+            return tensor;
+        return tensor.to(type).contiguous();
     }
 }

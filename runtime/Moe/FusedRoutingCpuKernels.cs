@@ -194,6 +194,34 @@ internal static unsafe class FusedRoutingCpuKernels
         });
     }
 
+    /// <summary>The fused unpermute's row-map check: the number of entries ≥ 0 (copies) and the largest entry
+    /// (-1 for an empty map), in one pass.</summary>
+    public static (long Copies, long LargestRow) SummarizeRowMap(Tensor rowMap)
+    {
+        long pairs = rowMap.numel(), copies = 0;
+        int largest = -1;
+        nint map = TensorMemory.Address(rowMap);
+        var gate = new object();
+        ForEachTokenRange(pairs, sizeof(int), (first, end) =>
+        {
+            int* rowOf = (int*)map;
+            long rangeCopies = 0;
+            int rangeLargest = -1;
+            for (long i = first; i < end; i++)
+            {
+                int row = rowOf[i];
+                if (row >= 0) rangeCopies++;
+                if (row > rangeLargest) rangeLargest = row;
+            }
+            lock (gate)   // once per range
+            {
+                copies += rangeCopies;
+                largest = Math.Max(largest, rangeLargest);
+            }
+        });
+        return (copies, largest);
+    }
+
     private static InvalidOperationException UnsupportedDtype(ScalarType dtype)
         => new($"Internal error: the fused CPU routing kernels got a {dtype} tensor (checked by TokenPermutation).");
 

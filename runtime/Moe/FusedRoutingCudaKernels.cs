@@ -6,8 +6,9 @@ namespace MoeOpGen.Moe;
 
 /// <summary>
 /// Launches the kernels of <see cref="FusedRoutingCudaSource"/> on CUDA tensors: the CUDA twin of
-/// <see cref="FusedRoutingCpuKernels"/>, with the same four operations and contracts (contiguous tensors on one
-/// device, outputs allocated by the caller). Each operation is a plan (<c>Plan*</c>: kernel instantiation, vector
+/// <see cref="FusedRoutingCpuKernels"/> (and of <see cref="FusedRowMap.BuildOnCpu"/> for <see cref="BuildRowMap"/>),
+/// with the same operations and contracts (contiguous tensors on one device, outputs and scratch allocated by the
+/// caller). Each operation is a plan (<c>Plan*</c>: kernel instantiation, vector
 /// width, launch shape and the arguments in the kernel's order) and a run; the plans need no GPU, so tests check
 /// them against the source.
 /// </summary>
@@ -24,6 +25,10 @@ namespace MoeOpGen.Moe;
 /// row's bytes and the alignment of both base pointers. The unpermute kernels use their 16-byte variant
 /// (<c>_v16</c>) when the hidden size is a multiple of the 16-byte pack and every row tensor is 16-byte aligned,
 /// else the scalar variant. Offsets are 64-bit in every kernel.</para>
+/// <para><b>Row map.</b> <see cref="BuildRowMap"/> is three launches: one thread per (tile of
+/// <see cref="RowMapTile"/> tokens, expert) counts, one block of <see cref="RowMapScanBlock"/> scans the counts,
+/// one thread per (tile, expert) writes the rows. <see cref="SummarizeRowMap"/> (the unpermute's check) runs at most
+/// <see cref="MaxSummaryBlocks"/> blocks, each writing its (copies, largest row) for the host to reduce.</para>
 /// <para>Nothing is launched when there are no tokens (nor when no row of the map is read).</para>
 /// </remarks>
 internal static class FusedRoutingCudaKernels
@@ -37,6 +42,20 @@ internal static class FusedRoutingCudaKernels
 
     /// <summary>Grid cap, in blocks per streaming multiprocessor (the kernels grid-stride over the rest).</summary>
     public const long BlocksPerMultiprocessor = 32;
+
+    /// <summary>Fewest tokens per tile of the row-map kernels (one thread walks a tile's tokens for one expert).</summary>
+    public const long MinRowMapTile = 32;
+
+    /// <summary>Most per-(tile, expert) counts the one-block scan of the row-map build takes: the tile grows (doubling)
+    /// until the counts fit, so the scan stays a few chunks long (4 of 1024 × 16 at this bound).</summary>
+    public const long MaxRowMapCounts = 65536;
+
+    /// <summary>Threads of the row-map scan's single block (its <c>__launch_bounds__</c>).</summary>
+    public const uint RowMapScanBlock = 1024;
+
+    /// <summary>Most blocks of the row-map summary: each writes 2 int64 that the host reads back and reduces, so the
+    /// cap bounds that read-back (4 KiB) while leaving every SM of an H100 some blocks.</summary>
+    public const long MaxSummaryBlocks = 256;
 
     /// <summary>Permute forward: every token row to its copies' rows, and <c>probs[t, e]</c> to
     /// <c>permutedProbs[map[t, e]]</c>, in one pass.</summary>
@@ -58,6 +77,106 @@ internal static class FusedRoutingCudaKernels
     /// <summary>Permute backward for the probs: <c>probsGrad[t, e] = permutedProbsGrad[map[t, e]]</c>, or zero.</summary>
     public static void GatherOrZero(Tensor permutedProbsGrad, Tensor rowMap, Tensor probsGrad)
         => Run(PlanGatherOrZero(permutedProbsGrad, rowMap, probsGrad, Multiprocessors(rowMap)), rowMap);
+
+    /// <summary>
+    /// Builds the row map of <paramref name="routingMap"/> (see <see cref="FusedRowMap"/>) in three launches: per-tile
+    /// counts, their scan, the rows. <paramref name="counts"/> is int64 scratch of <see cref="RowMapCountsLength"/>
+    /// entries; its last entry receives the number of routed pairs (the dropless row count).
+    /// </summary>
+    /// <param name="routingMap">Contiguous <c>[T, E]</c> bool or integer map (1, 2, 4 or 8-byte elements); nonzero is routed.</param>
+    /// <param name="capacity">Rows per expert for drop-and-pad (<c>E·capacity ≤ int.MaxValue</c>), or null for dropless.</param>
+    /// <param name="counts">int64 scratch, <see cref="RowMapCountsLength"/> entries.</param>
+    /// <param name="rowMap">The int32 <c>[T, E]</c> output.</param>
+    public static void BuildRowMap(Tensor routingMap, long? capacity, Tensor counts, Tensor rowMap)
+    {
+        foreach (var launch in PlanBuildRowMap(routingMap, capacity, counts, rowMap, Multiprocessors(rowMap)))
+            Run(launch, rowMap);
+    }
+
+    /// <summary>Row-map check of the fused unpermute, per block: (entries ≥ 0, largest entry) of block <c>b</c> at
+    /// <c>summaries[2b]</c>, <c>summaries[2b + 1]</c> (-1 for a block without entries).</summary>
+    /// <param name="rowMap">The contiguous int32 <c>[T, E]</c> map.</param>
+    /// <param name="summaries">int64, <c>2 · SummaryBlocks(T·E)</c> entries.</param>
+    public static void SummarizeRowMap(Tensor rowMap, Tensor summaries)
+        => Run(PlanSummarizeRowMap(rowMap, summaries), rowMap);
+
+    /// <summary>Tokens per tile of the row-map kernels: <see cref="MinRowMapTile"/>, doubled while there are more than
+    /// <see cref="MaxRowMapCounts"/> (tile, expert) counts and the tile is shorter than the tokens. At the GPT-OSS
+    /// shape (T = 8192, E = 32) it is 32: 256 tiles, 8192 counts, 8192 threads of 32 tokens each.</summary>
+    internal static long RowMapTile(long tokenCount, int experts)
+    {
+        long tile = MinRowMapTile;
+        while (tile < tokenCount && CeilingDivide(tokenCount, tile) * experts > MaxRowMapCounts)
+            tile *= 2;
+        return tile;
+    }
+
+    /// <summary>Entries of the row-map build's int64 scratch: one count per (tile, expert), then the total.</summary>
+    public static long RowMapCountsLength(long tokenCount, int experts)
+        => CeilingDivide(tokenCount, RowMapTile(tokenCount, experts)) * experts + 1;
+
+    /// <summary>Blocks of <see cref="SummarizeRowMap"/> for a map of <paramref name="pairs"/> entries: one per 8 entries
+    /// a thread, capped at <see cref="MaxSummaryBlocks"/>; 0 for an empty map (nothing is launched).</summary>
+    public static long SummaryBlocks(long pairs)
+        => Math.Min(CeilingDivide(pairs, WarpTaskBlock * 8), MaxSummaryBlocks);
+
+    /// <summary>The launches of <see cref="BuildRowMap"/> in order (count, scan, rows), none when there are no tokens.</summary>
+    public static FusedRoutingLaunch[] PlanBuildRowMap(Tensor routingMap, long? capacity, Tensor counts, Tensor rowMap, int multiprocessors)
+    {
+        var (tokenCount, experts) = CheckRowMap(rowMap);
+        long width = routingMap.element_size();
+        Require(width is 1 or 2 or 4 or 8, $"a routing map of {width}-byte elements");
+        CheckTensor(routingMap, "routingMap", routingMap.dtype, tokenCount, experts);
+        long countsLength = RowMapCountsLength(tokenCount, experts);
+        CheckTensor(counts, "counts", ScalarType.Int64, countsLength);
+        Require(capacity is null || (capacity >= 0 && capacity * experts <= int.MaxValue), $"a capacity of {capacity} rows for {experts} experts");
+        if (tokenCount == 0) return [];
+
+        long tile = RowMapTile(tokenCount, experts);
+        long pairs = countsLength - 1;
+        uint grid = (uint)Math.Min(CeilingDivide(pairs, WarpTaskBlock), GridCap(multiprocessors));
+        return
+        [
+            new($"moe_row_map_count_w{width}", grid, WarpTaskBlock, 0,
+            [
+                ("routing_map", routingMap),
+                ("counts", counts),
+                ("num_tokens", tokenCount),
+                ("num_experts", experts),
+                ("tile", tile),
+            ]),
+            new("moe_row_map_scan", 1, RowMapScanBlock, 0,
+            [
+                ("counts", counts),
+                ("n", pairs),
+            ]),
+            new($"moe_row_map_rows_w{width}", grid, WarpTaskBlock, 0,
+            [
+                ("routing_map", routingMap),
+                ("counts", counts),
+                ("row_map", rowMap),
+                ("num_tokens", tokenCount),
+                ("num_experts", experts),
+                ("tile", tile),
+                ("capacity", capacity ?? -1L),   // negative: dropless
+            ]),
+        ];
+    }
+
+    /// <summary>The launch of <see cref="SummarizeRowMap"/>, or null when the map is empty.</summary>
+    public static FusedRoutingLaunch? PlanSummarizeRowMap(Tensor rowMap, Tensor summaries)
+    {
+        var (tokenCount, experts) = CheckRowMap(rowMap);
+        long pairs = tokenCount * experts, blocks = SummaryBlocks(pairs);
+        CheckTensor(summaries, "summaries", ScalarType.Int64, 2 * blocks);
+        if (blocks == 0) return null;
+        return new("moe_row_map_summary", (uint)blocks, WarpTaskBlock, 0,
+        [
+            ("row_map", rowMap),
+            ("pairs", pairs),
+            ("summaries", summaries),
+        ]);
+    }
 
     /// <summary>The launch of <see cref="CopyToRows"/>, or null when there are no tokens.</summary>
     public static FusedRoutingLaunch? PlanCopyToRows(Tensor tokens, Tensor rowMap, Tensor? probs, Tensor permuted, Tensor? permutedProbs, int multiprocessors)
@@ -241,6 +360,8 @@ internal static class FusedRoutingCudaKernels
     }
 
     private static long GridCap(int multiprocessors) => Math.Max(1, multiprocessors) * BlocksPerMultiprocessor;
+
+    private static long CeilingDivide(long value, long divisor) => (value + divisor - 1) / divisor;
 
     private static int WidestUnit(long rowBytes, Tensor a, Tensor b)
     {

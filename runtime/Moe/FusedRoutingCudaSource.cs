@@ -8,9 +8,10 @@ namespace MoeOpGen.Moe;
 /// </summary>
 /// <remarks>
 /// <para><b>Index format.</b> The row map of <see cref="FusedRowMap"/>: int32 <c>[T, E]</c>, <c>map[t·E + e]</c> =
-/// destination row of token <c>t</c>'s copy for expert <c>e</c>, or -1. On CUDA it is built without a host sync by
-/// <see cref="FusedRowMap.BuildWithTensorOps"/>. The row count is <c>E·C</c> with drop-and-pad, else
-/// <c>numOutTokens</c> when given, else the sum of the routed counts (one sync).</para>
+/// destination row of token <c>t</c>'s copy for expert <c>e</c>, or -1. On CUDA it is built by the
+/// <c>moe_row_map_*</c> kernels below (<see cref="FusedRouting.BuildRowMap"/>). The row count is <c>E·C</c> with
+/// drop-and-pad, else the number of routed pairs, which the scan leaves in device memory and the host reads back
+/// once.</para>
 /// <para><b>Launch.</b> Any grid up to <c>2^31 − 1</c> is correct: every kernel grid-strides over its work; skip the
 /// launch when <c>T = 0</c>. No kernel uses dynamic shared memory. blockDim is a multiple of 32.
 /// <list type="bullet">
@@ -23,6 +24,10 @@ namespace MoeOpGen.Moe;
 /// at most 256 (<c>__launch_bounds__</c>). The dot's reduction order depends on blockDim, so keep it fixed for a
 /// shape: the launcher derives it from the row's width only.</item>
 /// <item><c>moe_permute_probs_bwd_*</c>: element-wise, any grid and block, grid-stride over <c>T·E</c>.</item>
+/// <item><c>moe_row_map_count_*</c>, <c>moe_row_map_rows_*</c>: one thread per (tile, expert) pair, grid-strided,
+/// any grid and block. <c>moe_row_map_scan</c>: exactly one block, blockDim a multiple of 32 up to 1024.
+/// <c>moe_row_map_summary</c>: any grid (the host reads back 2 values per block), blockDim a multiple of 32 up to
+/// 1024.</item>
 /// </list>
 /// Offsets are 64-bit. The module compiles whole (it is small: under a second to PTX with NVRTC 11.8), so its
 /// kernels carry no per-kernel compile guards.</para>
@@ -58,6 +63,18 @@ namespace MoeOpGen.Moe;
 /// pack once for the 4, and their 4 dots are reduced together (two block barriers per 4 copies, not per copy).</item>
 /// <item><c>moe_permute_probs_bwd_w{2,4,8}(const U* grad_permuted_probs, const int* row_map, U* grad_probs,
 /// i64 pairs)</c>: <c>grad_probs[i] = grad_permuted_probs[map[i]]</c>, or 0, for <c>i &lt; pairs = T·E</c>.</item>
+/// <item><c>moe_row_map_count_w{1,2,4,8}(const M* routing_map, i64* counts, i64 num_tokens, int num_experts,
+/// i64 tile)</c>, <c>moe_row_map_scan(i64* counts, i64 n)</c> and <c>moe_row_map_rows_w{1,2,4,8}(const M*
+/// routing_map, const i64* counts, int* row_map, i64 num_tokens, int num_experts, i64 tile, i64 capacity)</c>,
+/// launched in this order, build the row map of a contiguous <c>[T, E]</c> routing map of 1, 2, 4 or 8-byte elements
+/// (nonzero is routed). The tokens are cut into tiles of <c>tile</c>; <c>counts</c> is int64 scratch of
+/// <c>n + 1</c> entries, <c>n = ⌈T / tile⌉ · E</c>: the routed count of each (tile, expert), expert-major, then
+/// (after the scan) their exclusive prefix sums and the total in <c>counts[n]</c>, the dropless row count.
+/// <c>capacity</c> is the rows per expert for drop-and-pad (<c>E·capacity ≤ INT_MAX</c>), negative for dropless.
+/// The result equals <see cref="FusedRowMap.BuildOnCpu"/>'s.</item>
+/// <item><c>moe_row_map_summary(const int* row_map, i64 pairs, i64* summaries)</c>: per block <c>b</c>, the
+/// entries ≥ 0 and the largest entry (-1 if none) of the row map in <c>summaries[2b]</c>, <c>summaries[2b + 1]</c>:
+/// the fused unpermute's bounds check, reduced on the host.</item>
 /// </list>
 /// The <c>_v16</c> variants move 16 bytes per access (4 f32, 2 f64, 8 f16/bf16). They need <c>hidden</c> divisible
 /// by that count and 16-byte-aligned base pointers; otherwise use the scalar variant.</para>
@@ -78,6 +95,10 @@ internal static class FusedRoutingCudaSource
         "moe_unpermute_bwd_f32", "moe_unpermute_bwd_f32_v16", "moe_unpermute_bwd_f64", "moe_unpermute_bwd_f64_v16",
         "moe_unpermute_bwd_f16", "moe_unpermute_bwd_f16_v16", "moe_unpermute_bwd_bf16", "moe_unpermute_bwd_bf16_v16",
         "moe_permute_probs_bwd_w2", "moe_permute_probs_bwd_w4", "moe_permute_probs_bwd_w8",
+        "moe_row_map_count_w1", "moe_row_map_count_w2", "moe_row_map_count_w4", "moe_row_map_count_w8",
+        "moe_row_map_scan",
+        "moe_row_map_rows_w1", "moe_row_map_rows_w2", "moe_row_map_rows_w4", "moe_row_map_rows_w8",
+        "moe_row_map_summary",
     };
 
     /// <summary>The module source (see the type's remarks for signatures and launch rules).</summary>
@@ -450,5 +471,177 @@ internal static class FusedRoutingCudaSource
         MOE_PROBS_BWD_KERNEL(moe_permute_probs_bwd_w2, unsigned short)
         MOE_PROBS_BWD_KERNEL(moe_permute_probs_bwd_w4, unsigned int)
         MOE_PROBS_BWD_KERNEL(moe_permute_probs_bwd_w8, u64)
+
+        // ---- Row map (FusedRowMap's layout; FusedRowMap.BuildOnCpu is the reference). -------------------------
+        // The tokens are cut into tiles of `tile` consecutive tokens. The unit of work is a (tile, expert) pair,
+        // numbered pair = tile_index * E + expert, so that neighbouring threads read neighbouring experts of one
+        // token (coalesced) and each thread walks its expert's column through the tile's tokens in ascending order.
+        // counts is int64 [E * tiles + 1], expert-major: counts[expert * tiles + tile_index].
+        //  1. moe_row_map_count_w*: counts[expert * tiles + tile_index] = routed tokens of that tile for that expert.
+        //  2. moe_row_map_scan: counts -> their exclusive prefix sums in that expert-major order (in place), and
+        //     counts[E * tiles] = the total. The prefix at (expert, tile) is the number of routed pairs that come
+        //     before the tile's first token in the permuted order (expert-major, token-ascending): the dropless row of
+        //     that token's copy for the expert, were it routed.
+        //  3. moe_row_map_rows_w*: walks the tile again and writes the rows.
+        // Every sum is an integer count, so the map does not depend on the schedule. A map entry is routed when it is
+        // nonzero; M is an unsigned integer of the map's element width (bool and int8/uint8: 1 byte).
+        struct TilePairs {
+            i64 tiles, count, first, stride;
+            __device__ __forceinline__ TilePairs(i64 num_tokens, int num_experts, i64 tile) {
+                tiles = (num_tokens + tile - 1) / tile;
+                count = tiles * num_experts;
+                first = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+                stride = (i64)gridDim.x * blockDim.x;
+            }
+        };
+
+        template <typename M>
+        __device__ void count_routed_per_tile(const M* __restrict__ routing_map, i64* __restrict__ counts,
+                                              i64 num_tokens, int num_experts, i64 tile) {
+            const TilePairs pairs(num_tokens, num_experts, tile);
+            for (i64 pair = pairs.first; pair < pairs.count; pair += pairs.stride) {
+                const i64 tile_index = pair / num_experts;
+                const int expert = (int)(pair - tile_index * num_experts);
+                const i64 first = tile_index * tile;
+                const i64 end = first + tile < num_tokens ? first + tile : num_tokens;
+                i64 routed = 0;
+                #pragma unroll 8
+                for (i64 t = first; t < end; ++t) routed += routing_map[t * num_experts + expert] != M(0);
+                counts[(i64)expert * pairs.tiles + tile_index] = routed;
+            }
+        }
+
+        template <typename M>
+        __device__ void write_rows(const M* __restrict__ routing_map, const i64* __restrict__ prefix,
+                                   int* __restrict__ row_map, i64 num_tokens, int num_experts, i64 tile, i64 capacity) {
+            const TilePairs pairs(num_tokens, num_experts, tile);
+            for (i64 pair = pairs.first; pair < pairs.count; pair += pairs.stride) {
+                const i64 tile_index = pair / num_experts;
+                const int expert = (int)(pair - tile_index * num_experts);
+                const i64 first = tile_index * tile;
+                const i64 end = first + tile < num_tokens ? first + tile : num_tokens;
+                // Routed pairs of the experts before this one, plus this expert's routed tokens before the tile.
+                i64 routed_before = prefix[(i64)expert * pairs.tiles + tile_index];
+                if (capacity < 0) {
+                    // Dropless: the row is the number of routed pairs before this one in the permuted order. A count
+                    // beyond INT_MAX wraps here; the host reads the total back and rejects such a map.
+                    #pragma unroll 8
+                    for (i64 t = first; t < end; ++t) {
+                        const bool routed = routing_map[t * num_experts + expert] != M(0);
+                        row_map[t * num_experts + expert] = routed ? (int)routed_before : -1;
+                        routed_before += routed;
+                    }
+                } else {
+                    // Drop-and-pad: expert e owns rows [e*C, (e+1)*C): its routed tokens by rank, then its unrouted
+                    // tokens (the padding) by rank, and -1 beyond the capacity. counts[E * tiles] is the total, so
+                    // the next expert's first prefix exists for the last expert too. E*C <= INT_MAX (host-checked).
+                    const i64 expert_first = prefix[(i64)expert * pairs.tiles];   // routed pairs of the experts before
+                    const i64 routed_count = prefix[(i64)(expert + 1) * pairs.tiles] - expert_first;
+                    i64 rank = routed_before - expert_first;   // the expert's routed tokens before t
+                    #pragma unroll 8
+                    for (i64 t = first; t < end; ++t) {
+                        const bool routed = routing_map[t * num_experts + expert] != M(0);
+                        const i64 slot = routed ? rank : routed_count + (t - rank);   // t - rank unrouted tokens precede t
+                        row_map[t * num_experts + expert] = slot < capacity ? (int)(expert * capacity + slot) : -1;
+                        rank += routed;
+                    }
+                }
+            }
+        }
+
+        #define MOE_ROW_MAP_KERNELS(WIDTH, M)                                                                      \
+            extern "C" __global__ void moe_row_map_count_##WIDTH(const M* routing_map, i64* counts,               \
+                                                                 i64 num_tokens, int num_experts, i64 tile) {     \
+                count_routed_per_tile<M>(routing_map, counts, num_tokens, num_experts, tile);                     \
+            }                                                                                                     \
+            extern "C" __global__ void moe_row_map_rows_##WIDTH(const M* routing_map, const i64* counts,          \
+                                                                int* row_map, i64 num_tokens, int num_experts,    \
+                                                                i64 tile, i64 capacity) {                         \
+                write_rows<M>(routing_map, counts, row_map, num_tokens, num_experts, tile, capacity);             \
+            }
+        MOE_ROW_MAP_KERNELS(w1, unsigned char)
+        MOE_ROW_MAP_KERNELS(w2, unsigned short)
+        MOE_ROW_MAP_KERNELS(w4, unsigned int)
+        MOE_ROW_MAP_KERNELS(w8, u64)
+
+        // Step 2, in one block (any blockDim that is a multiple of 32, up to 1024): counts[0, n) become their
+        // exclusive prefix sums, counts[n] the total. Chunks of blockDim * MOE_SCAN_ITEMS counts, in order; each
+        // thread takes MOE_SCAN_ITEMS consecutive counts of a chunk, so it reads and then rewrites only its own.
+        #define MOE_SCAN_ITEMS 16
+        extern "C" __global__ void __launch_bounds__(1024) moe_row_map_scan(i64* counts, i64 n) {
+            __shared__ i64 s_warp_sums[32];
+            const int lane = (int)(threadIdx.x & 31u), warp = (int)(threadIdx.x >> 5);
+            const int warps = (int)(blockDim.x >> 5);
+            const i64 chunk = (i64)blockDim.x * MOE_SCAN_ITEMS;
+            i64 carry = 0;   // the sum of the earlier chunks, the same in every thread
+            for (i64 base = 0; base < n; base += chunk) {
+                const i64 first = base + (i64)threadIdx.x * MOE_SCAN_ITEMS;
+                i64 item[MOE_SCAN_ITEMS];
+                i64 own = 0;
+                #pragma unroll
+                for (int j = 0; j < MOE_SCAN_ITEMS; ++j) {
+                    item[j] = first + j < n ? counts[first + j] : 0;
+                    own += item[j];
+                }
+                i64 inclusive = own;   // over the warp's threads, in thread order
+                #pragma unroll
+                for (int offset = 1; offset < 32; offset <<= 1) {
+                    const i64 other = __shfl_up_sync(MOE_FULL_MASK, inclusive, offset);
+                    if (lane >= offset) inclusive += other;
+                }
+                if (lane == 31) s_warp_sums[warp] = inclusive;
+                __syncthreads();
+                if (warp == 0) {   // inclusive scan of the warp sums, in place
+                    i64 sum = lane < warps ? s_warp_sums[lane] : 0;
+                    #pragma unroll
+                    for (int offset = 1; offset < 32; offset <<= 1) {
+                        const i64 other = __shfl_up_sync(MOE_FULL_MASK, sum, offset);
+                        if (lane >= offset) sum += other;
+                    }
+                    if (lane < warps) s_warp_sums[lane] = sum;
+                }
+                __syncthreads();
+                i64 before = carry + (warp > 0 ? s_warp_sums[warp - 1] : 0) + inclusive - own;
+                #pragma unroll
+                for (int j = 0; j < MOE_SCAN_ITEMS; ++j) {
+                    if (first + j < n) counts[first + j] = before;
+                    before += item[j];
+                }
+                carry += s_warp_sums[warps - 1];
+                __syncthreads();   // s_warp_sums is rewritten by the next chunk
+            }
+            if (threadIdx.x == 0) counts[n] = carry;
+        }
+
+        // ---- Row map check (the fused unpermute's): per block, the entries >= 0 and the largest entry. -----------
+        // summaries is int64 [2 * gridDim.x]: (copies, largest) of block b at 2b, 2b + 1; the host adds the copies and
+        // takes the largest (-1 for a block without entries). Any grid, blockDim a multiple of 32 up to 1024.
+        extern "C" __global__ void moe_row_map_summary(const int* row_map, i64 pairs, i64* summaries) {
+            __shared__ i64 s_copies[32];
+            __shared__ int s_largest[32];
+            i64 copies = 0;
+            int largest = -1;
+            for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < pairs; i += (i64)gridDim.x * blockDim.x) {
+                const int row = row_map[i];
+                copies += row >= 0;
+                largest = max(largest, row);
+            }
+            #pragma unroll
+            for (int offset = 16; offset > 0; offset >>= 1) {
+                copies += __shfl_xor_sync(MOE_FULL_MASK, copies, offset);
+                largest = max(largest, __shfl_xor_sync(MOE_FULL_MASK, largest, offset));
+            }
+            const int lane = (int)(threadIdx.x & 31u), warp = (int)(threadIdx.x >> 5);
+            if (lane == 0) { s_copies[warp] = copies; s_largest[warp] = largest; }
+            __syncthreads();
+            if (threadIdx.x == 0) {
+                for (int w = 1; w < (int)(blockDim.x >> 5); ++w) {
+                    copies += s_copies[w];
+                    largest = max(largest, s_largest[w]);
+                }
+                summaries[2 * (i64)blockIdx.x] = copies;
+                summaries[2 * (i64)blockIdx.x + 1] = largest;
+            }
+        }
         """;
 }

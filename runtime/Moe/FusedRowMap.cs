@@ -36,7 +36,9 @@ internal static class FusedRowMap
 
     /// <summary>
     /// Builds the row map on the CPU: one pass over the routing map ranks every (token, expert) pair within its
-    /// expert, a second pass over the row map turns ranks into rows once the per-expert counts are known.
+    /// expert, a second pass over the row map turns ranks into rows once the per-expert counts are known. This is the
+    /// reference for the CUDA builder (<see cref="FusedRouting.BuildRowMap"/>: the <c>moe_row_map_*</c> kernels of
+    /// <see cref="FusedRoutingCudaSource"/>), which tests hold to it.
     /// </summary>
     /// <param name="routingMap">CPU <c>[T, E]</c> bool or integer map; any nonzero entry counts as routed.</param>
     /// <param name="capacity">Rows per expert for drop-and-pad, or <c>null</c> for the dropless layout.</param>
@@ -97,50 +99,5 @@ internal static class FusedRowMap
             }
         }
         return (map.MoveToOuterDisposeScope(), totalRows);
-    }
-
-    /// <summary>
-    /// Builds the same row map with TorchSharp tensor ops, on any device and without a host sync (the CUDA path's
-    /// builder; the CPU path uses <see cref="BuildOnCpu"/>, and tests check the two agree).
-    /// </summary>
-    /// <remarks>
-    /// No scan runs serially along the tokens. The map is turned to <c>[E, T]</c> (expert-major, token-ascending:
-    /// the permuted order) and flattened, and one 1-D <c>cumsum</c> counts, for every pair, the routed pairs ahead of
-    /// it in that order. On CUDA a 1-D cumsum is CUB's parallel device-wide scan. The previous <c>cumsum(0)</c> over
-    /// the <c>[T, E]</c> map was PyTorch's outer-dimension scan instead, one thread walking each expert's column
-    /// through all T tokens: with it the fused permute took 1773 µs on the H100 (GPT-OSS: T = 8192, E = 32, top-4,
-    /// hidden 2880, bf16), against 187 µs for the fused unpermute, whose kernel moves the same bytes. The count is
-    /// the dropless row; minus the expert's offset it is the rank among the expert's routed tokens, and <c>t</c>
-    /// minus that rank is the rank among its unrouted tokens (the padding order), so drop-and-pad needs no second
-    /// scan. Integer sums are exact, so the result does not depend on the scan's order.
-    /// </remarks>
-    /// <param name="routingMap"><c>[T, E]</c> bool or integer map; any nonzero entry counts as routed.</param>
-    /// <param name="capacity">Rows per expert for drop-and-pad, or <c>null</c> for the dropless layout.</param>
-    /// <returns>The map and the per-expert number of routed tokens (int64 <c>[E]</c>, on the map's device); the
-    /// row count is <c>E·capacity</c> with drop-and-pad, else the sum of the counts.</returns>
-    public static (Tensor Map, Tensor RoutedPerExpert) BuildWithTensorOps(Tensor routingMap, long? capacity)
-    {
-        using var scope = NewDisposeScope();
-        long tokens = routingMap.shape[0], experts = routingMap.shape[1];
-        var device = routingMap.device;
-        var routed = routingMap.t().to(ScalarType.Bool).contiguous();                   // [E, T]
-        var flags = routed.to(ScalarType.Int64);
-        var counts = flags.sum(1);                                                       // [E]
-        var routedBefore = flags.reshape(-1).cumsum(0).view(experts, tokens) - flags;    // = the dropless row
-        var none = full(1, 1, -1L, ScalarType.Int64, device);
-        Tensor rows;
-        if (capacity is long c)
-        {
-            var routedRank = routedBefore - (counts.cumsum(0) - counts).unsqueeze(1);   // among the expert's routed tokens
-            var unroutedRank = arange(tokens, ScalarType.Int64, device).unsqueeze(0) - routedRank;
-            var slot = where(routed, routedRank, counts.unsqueeze(1) + unroutedRank);   // padding follows the routed tokens
-            var expertBase = arange(experts, ScalarType.Int64, device).unsqueeze(1) * c;
-            rows = where(slot < c, expertBase + slot, none);                              // beyond capacity: dropped
-        }
-        else
-        {
-            rows = where(routed, routedBefore, none);
-        }
-        return (rows.to(DType).t().contiguous().MoveToOuterDisposeScope(), counts.MoveToOuterDisposeScope());
     }
 }

@@ -13,10 +13,6 @@ internal static class RoutingPrecision
     public static ScalarType Accumulator(ScalarType tokens, ScalarType? probs = null)
         => tokens == ScalarType.Float64 || probs == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 
-    /// <summary>Rows in the dtype the fused kernels run on (contiguous): fp64 when accumulating in fp64, else as they are.</summary>
-    public static Tensor WorkingRows(Tensor rows, ScalarType accumulator)
-        => (accumulator == ScalarType.Float64 ? rows.to(ScalarType.Float64) : rows).contiguous();
-
     public static bool IsSupportedFloat(ScalarType type)
         => type is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16;
 }

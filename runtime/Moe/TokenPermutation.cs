@@ -142,8 +142,10 @@ public static class TokenPermutation
                     $"restoreShape has {tokenCount} tokens but the row map covers {sortedIndices.shape[0]}.", nameof(restoreShape));
             if (probs is not null)
                 RoutingArguments.Probs(probs, sortedIndices.shape, permutedTokens, nameof(probs), "the row map (sortedIndices)");
-            RequireRowMapMatchesRows(sortedIndices, rowCount, nameof(sortedIndices));
-            var fusedOutput = FusedUnpermuteFunction.Apply(permutedTokens, sortedIndices.contiguous(), probs);
+            // The kernels and the check read the map as a contiguous array; Permute's map already is one.
+            var rowMap = sortedIndices.is_contiguous() ? sortedIndices : sortedIndices.contiguous();
+            RequireRowMapMatchesRows(rowMap, rowCount, nameof(sortedIndices));
+            var fusedOutput = FusedUnpermuteFunction.Apply(permutedTokens, rowMap, probs);
             return fusedOutput.MoveToOuterDisposeScope();
         }
 
@@ -182,40 +184,36 @@ public static class TokenPermutation
     /// the bench, which times this step apart from the copy kernel).</summary>
     internal static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
     {
-        if (routingMap.device_type == DeviceType.CPU)
+        // On CUDA the map is built by MoeOpGen's kernels without copying the routing map to the host. Dropless, the
+        // row count is read back once: the output must be allocated with it, and it is what makes a wrong
+        // numOutTokens an error instead of out-of-bounds writes by the kernel.
+        (Tensor Map, long Rows) built;
+        try
         {
-            try
-            {
-                return FusedRowMap.BuildOnCpu(routingMap, capacity);
-            }
-            catch (OverflowException ex)
-            {
-                throw TooManyCopies(ex);
-            }
+            built = FusedRouting.BuildRowMap(routingMap, capacity);
         }
-
-        // On a GPU the map is built with tensor ops, without copying it to the host. With drop-and-pad the row count
-        // is E·C; dropless it is the routed count, read back once: the output must be allocated with it, and it is
-        // what makes a wrong numOutTokens an error instead of out-of-bounds writes by the kernel.
-        var (map, routedPerExpert) = FusedRowMap.BuildWithTensorOps(routingMap, capacity);
-        long rows = capacity is long c ? routingMap.shape[1] * c : routedPerExpert.sum().item<long>();
-        if (rows > int.MaxValue)
-            throw TooManyCopies(null);   // the map's int32 rows have wrapped; it is not returned
-        return (map, rows);
+        catch (OverflowException ex)   // the CPU builder's checked int32 rows
+        {
+            throw TooManyCopies(ex);
+        }
+        if (built.Rows > int.MaxValue)
+        {
+            built.Map.Dispose();       // its int32 rows have wrapped
+            throw TooManyCopies(null);
+        }
+        return built;
     }
 
     private static ArgumentException TooManyCopies(Exception? inner)
         => new("routingMap routes more than int.MaxValue token copies, beyond the fused path's int32 rows.", "routingMap", inner);
 
+    /// <summary>The fused unpermute's guard against reads out of bounds: the map places exactly
+    /// <paramref name="rowCount"/> copies, all in rows below it (one pass, one read-back on CUDA).</summary>
     private static void RequireRowMapMatchesRows(Tensor rowMap, long rowCount, string name)
     {
         if (rowMap.numel() == 0 && rowCount == 0)
             return;
-        // Both numbers in one read-back (a host synchronisation on CUDA).
-        var summary = rowMap.numel() == 0
-            ? new long[] { 0, -1 }
-            : stack(new[] { rowMap.ge(0).sum(type: ScalarType.Int64), rowMap.max().to(ScalarType.Int64) }).cpu().data<long>().ToArray();
-        long copies = summary[0], maxRow = summary[1];
+        var (copies, maxRow) = FusedRouting.SummarizeRowMap(rowMap);
         if (copies != rowCount || maxRow >= rowCount)
             throw new ArgumentException(
                 $"The row map places {copies} copies in rows up to {maxRow}, but permutedTokens has {rowCount} rows; pass the map Permute returned with these rows.",

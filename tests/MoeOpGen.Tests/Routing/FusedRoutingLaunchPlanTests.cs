@@ -187,6 +187,96 @@ public class FusedRoutingLaunchPlanTests
         Assert.Same(probsGrad, TensorArgument(plan, "grad_probs"));
     }
 
+    public static TheoryData<ScalarType, long, long, long, bool> RowMapCases => new()
+    {
+        // routing map dtype, T, E, expected tile, drop-and-pad
+        { ScalarType.Bool, 8192, 32, 32, false },     // GPT-OSS: 256 tiles × 32 experts = 8192 counts
+        { ScalarType.Byte, 8192, 256, 32, true },     // 65536 counts: at the bound
+        { ScalarType.Int16, 20000, 256, 128, false }, // 625 tiles of 32 would be 160,000 counts
+        { ScalarType.Int32, 33, 1, 32, true },
+        { ScalarType.Int64, 37, 7000, 32, false },    // 14,000 counts; E alone decides
+        { ScalarType.Int8, 5_000_000, 1, 128, true }, // 39,063 tiles
+    };
+
+    [Theory, MemberData(nameof(RowMapCases))]
+    public void Row_map_plans_match_the_kernel_signatures_and_cover_every_tile_and_expert(
+        ScalarType dtype, long tokenCount, long experts, long expectedTile, bool dropAndPad)
+    {
+        using var scope = NewDisposeScope();
+        var routingMap = empty(new[] { tokenCount, experts }, dtype);
+        var rowMap = empty(new[] { tokenCount, experts }, ScalarType.Int32);
+        long tiles = (tokenCount + expectedTile - 1) / expectedTile, counts = tiles * experts;
+        Assert.Equal(expectedTile, FusedRoutingCudaKernels.RowMapTile(tokenCount, (int)experts));
+        Assert.Equal(counts + 1, FusedRoutingCudaKernels.RowMapCountsLength(tokenCount, (int)experts));
+        Assert.True(counts <= FusedRoutingCudaKernels.MaxRowMapCounts || tiles == 1);
+        var scratch = empty(counts + 1, dtype: ScalarType.Int64);
+        long? capacity = dropAndPad ? tokenCount / 3 : null;
+
+        var plans = FusedRoutingCudaKernels.PlanBuildRowMap(routingMap, capacity, scratch, rowMap, Multiprocessors);
+
+        string width = "w" + routingMap.element_size();
+        Assert.Equal([$"moe_row_map_count_{width}", "moe_row_map_scan", $"moe_row_map_rows_{width}"], plans.Select(p => p.Kernel));
+        foreach (var plan in plans)
+            AssertMatchesSignature(plan);
+        var (count, scan, rows) = (plans[0], plans[1], plans[2]);
+        foreach (var pass in new[] { count, rows })
+        {
+            Assert.Same(routingMap, TensorArgument(pass, "routing_map"));
+            Assert.Same(scratch, TensorArgument(pass, "counts"));
+            Assert.Equal((tokenCount, experts, expectedTile), (Value(pass, "num_tokens"), Value(pass, "num_experts"), Value(pass, "tile")));
+            // One thread per (tile, expert), grid-strided beyond the cap.
+            Assert.Equal(((uint)Math.Min((counts + 255) / 256, Multiprocessors * 32), 256u, 0u), (pass.Grid, pass.Block, pass.SharedBytes));
+        }
+        Assert.Same(rowMap, TensorArgument(rows, "row_map"));
+        Assert.Equal(capacity ?? -1, Value(rows, "capacity"));
+        Assert.Same(scratch, TensorArgument(scan, "counts"));
+        Assert.Equal(counts, Value(scan, "n"));
+        Assert.Equal((1u, 1024u, 0u), (scan.Grid, scan.Block, scan.SharedBytes));   // one block: the kernel requires it
+    }
+
+    [Fact]
+    public void Row_map_plans_need_no_launch_without_tokens_and_refuse_inconsistent_operands()
+    {
+        using var scope = NewDisposeScope();
+        var noTokens = empty(new[] { 0L, 4 }, ScalarType.Bool);
+        Assert.Empty(FusedRoutingCudaKernels.PlanBuildRowMap(noTokens, null, empty(1, dtype: ScalarType.Int64),
+            empty(new[] { 0L, 4 }, ScalarType.Int32), Multiprocessors));
+
+        var map = empty(new[] { 40L, 4 }, ScalarType.Bool);
+        var rowMap = empty(new[] { 40L, 4 }, ScalarType.Int32);
+        var scratch = empty(2 * 4 + 1, dtype: ScalarType.Int64);
+        Assert.Equal(3, FusedRoutingCudaKernels.PlanBuildRowMap(map, 10, scratch, rowMap, Multiprocessors).Length);
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanBuildRowMap(
+            map, null, empty(8, dtype: ScalarType.Int64), rowMap, Multiprocessors));                        // scratch without the total
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanBuildRowMap(
+            map.t().contiguous().t(), null, scratch, rowMap, Multiprocessors));                              // strided routing map
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanBuildRowMap(
+            map, int.MaxValue / 2, scratch, rowMap, Multiprocessors));                                       // E·C beyond int32 rows
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanBuildRowMap(
+            map, null, scratch, empty(new[] { 40L, 4 }, ScalarType.Int64), Multiprocessors));                // not a row map
+    }
+
+    [Theory]
+    [InlineData(8192L, 32L, 128u)]       // GPT-OSS: 262,144 entries, 8 a thread
+    [InlineData(1L, 1L, 1u)]
+    [InlineData(65536L, 256L, 256u)]     // capped: the kernel grid-strides over 16.8 M entries
+    public void Row_map_summary_plan_matches_the_kernel_signature_and_bounds_the_read_back(long tokenCount, long experts, uint expectedBlocks)
+    {
+        using var scope = NewDisposeScope();
+        var rowMap = empty(new[] { tokenCount, experts }, ScalarType.Int32);
+        Assert.Equal(expectedBlocks, FusedRoutingCudaKernels.SummaryBlocks(tokenCount * experts));
+        var summaries = empty(2 * expectedBlocks, dtype: ScalarType.Int64);
+        var plan = FusedRoutingCudaKernels.PlanSummarizeRowMap(rowMap, summaries)!;
+        AssertMatchesSignature(plan);
+        Assert.Equal("moe_row_map_summary", plan.Kernel);
+        Assert.Equal((expectedBlocks, 256u, 0u), (plan.Grid, plan.Block, plan.SharedBytes));
+        Assert.Same(rowMap, TensorArgument(plan, "row_map"));
+        Assert.Equal(tokenCount * experts, Value(plan, "pairs"));
+        Assert.Same(summaries, TensorArgument(plan, "summaries"));
+        Assert.Null(FusedRoutingCudaKernels.PlanSummarizeRowMap(empty(new[] { 0L, 3 }, ScalarType.Int32), empty(0, dtype: ScalarType.Int64)));
+        Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanSummarizeRowMap(rowMap, empty(2 * expectedBlocks + 2, dtype: ScalarType.Int64)));
+    }
+
     [Fact]
     public void Nothing_is_launched_without_tokens_but_tokens_without_copies_still_get_their_zeros()
     {

@@ -66,23 +66,6 @@ public class FusedRoutingTests
             TensorAssert.Equal(first, TokenPermutation.Unpermute(rows, rowMap, tokens.shape, probs, fused: true), $"run {run}");
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void The_cpu_row_map_builder_agrees_with_the_tensor_op_builder(bool dropAndPad)
-    {
-        using var scope = NewDisposeScope();
-        foreach (var (t, e, k) in new[] { (0L, 3L, 1), (1L, 1L, 1), (37L, 5L, 2), (200L, 16L, 16), (64L, 9L, 1) })
-        {
-            var (_, map, _) = RoutingTestData.TopK(tokens: t, experts: e, k: k, hidden: 1, seed: t + e);
-            long? capacity = dropAndPad ? TokenPermutation.CapacityPerExpert(t * k / 2 + 1, e, t) : null;
-            var (cpuMap, rows) = FusedRowMap.BuildOnCpu(map, capacity);
-            var (opsMap, routedPerExpert) = FusedRowMap.BuildWithTensorOps(map, capacity);
-            TensorAssert.Equal(cpuMap, opsMap, $"row map T={t} E={e} k={k}");
-            Assert.Equal(capacity is long c ? e * c : routedPerExpert.sum().item<long>(), rows);
-        }
-    }
-
     public static TheoryData<string> EdgeCases => new(FusedRoutingCudaTests.EdgeCase.All.Select(e => e.Name).ToArray());
 
     /// <summary>The CUDA suite's edge cases keep the exact contract on the CPU, both paths (so the cases themselves
@@ -95,33 +78,45 @@ public class FusedRoutingTests
         RoutingContract.Check(c, CPU, fused: false);
     }
 
-    /// <summary>The tensor-op builder (the CUDA path's, one flattened scan) equals the CPU loops on random maps:
-    /// bool and integer maps, densities from empty to full (so empty experts and full ones), token counts that are
-    /// not multiples of anything, dropless and drop-and-pad with capacities 0, under, over and at T.</summary>
+    /// <summary>The row-map check's CPU loop (the reference for the CUDA kernel): copies are the entries ≥ 0, the
+    /// largest row is the maximum entry, -1 for an empty map; also on maps split over several parallel ranges.</summary>
     [Fact]
-    public void The_tensor_op_row_map_builder_equals_the_cpu_builder_on_random_maps()
+    public void The_row_map_summary_counts_the_copies_and_finds_the_largest_row()
     {
         using var scope = NewDisposeScope();
-        var random = new Random(17);
-        for (int trial = 0; trial < 200; trial++)
+        var generator = new Generator(29);
+        foreach (var (tokens, experts) in new[] { (1L, 1L), (7L, 5L), (4096L, 300L) })   // the last: 19 ranges
         {
-            long tokens = trial < 3 ? trial : random.Next(1, 700);
-            long experts = random.Next(1, 5) == 1 ? random.Next(1, 4) : random.Next(1, 130);
-            double density = new[] { 0.0, 0.02, 0.1, 0.5, 1.0 }[random.Next(5)];
-            var generator = new Generator((ulong)trial);
-            var map = rand(new[] { tokens, experts }, generator: generator) < density;
-            if (random.Next(3) == 0) map = map.to(ScalarType.Int32) * random.Next(1, 4);   // nonzero counts as routed
-            long? capacity = random.Next(3) switch
-            {
-                0 => null,
-                1 => random.Next(0, 3) == 0 ? 0 : random.Next(0, (int)tokens + 1),
-                _ => tokens,
-            };
-            var (cpuMap, rows) = FusedRowMap.BuildOnCpu(map, capacity);
-            var (opsMap, routedPerExpert) = FusedRowMap.BuildWithTensorOps(map, capacity);
-            TensorAssert.Equal(cpuMap, opsMap, $"trial {trial}: T={tokens} E={experts} density {density} capacity {capacity?.ToString() ?? "none"}");
-            Assert.Equal(map.ne(0).sum(0, type: ScalarType.Int64).data<long>().ToArray(), routedPerExpert.data<long>().ToArray());
-            Assert.Equal(capacity is long c ? experts * c : routedPerExpert.sum().item<long>(), rows);
+            var map = randint(-3, 1_000_000, new[] { tokens, experts }, ScalarType.Int32, generator: generator);
+            var (copies, largest) = FusedRoutingCpuKernels.SummarizeRowMap(map);
+            Assert.Equal(map.ge(0).sum().item<long>(), copies);
+            Assert.Equal(map.max().item<int>(), largest);
+        }
+        Assert.Equal((0L, -1L), FusedRoutingCpuKernels.SummarizeRowMap(empty(new[] { 0L, 4 }, ScalarType.Int32)));
+        Assert.Equal((0L, -1L), FusedRoutingCpuKernels.SummarizeRowMap(full(new[] { 3L, 4 }, -1, ScalarType.Int32)));
+    }
+
+    /// <summary>The fused unpermute accepts its map, also as a non-contiguous view, and rejects, naming
+    /// sortedIndices, a map with a row past the last one, a copy too few or a copy too many.</summary>
+    [Fact]
+    public void The_fused_unpermute_rejects_maps_that_do_not_fit_the_rows()
+    {
+        using var scope = NewDisposeScope();
+        var (tokens, map, _) = RoutingTestData.TopK(tokens: 30, experts: 8, k: 2, hidden: 4, seed: 31);
+        var (permuted, _, rowMap) = TokenPermutation.Permute(tokens, map, fused: true);
+        var expected = TokenPermutation.Unpermute(permuted, rowMap, tokens.shape, fused: true);
+        var strided = rowMap.t().contiguous().t();
+        Assert.False(strided.is_contiguous());
+        TensorAssert.Equal(expected, TokenPermutation.Unpermute(permuted, strided, tokens.shape, fused: true), "a non-contiguous map");
+
+        var flat = rowMap.reshape(-1);
+        long copy = flat.ge(0).nonzero()[0, 0].item<long>(), none = flat.lt(0).nonzero()[0, 0].item<long>();
+        foreach (var (at, row, what) in new[] { (copy, 60, "a row past the end"), (copy, -1, "a copy too few"), (none, 0, "a copy too many") })
+        {
+            var bad = flat.clone();
+            bad[at] = tensor(row);
+            var error = Assert.ThrowsAny<ArgumentException>(() => TokenPermutation.Unpermute(permuted, bad.view(rowMap.shape), tokens.shape, fused: true));
+            Assert.True(error.ParamName == "sortedIndices", $"{what}: the error names {error.ParamName}.");
         }
     }
 }
