@@ -64,7 +64,7 @@ internal sealed class CudaLibraryResolver
     public LoadedLibrary Load(CudaLibrary library)
     {
         var attempts = new List<string>();
-        foreach (var candidate in Candidates(library))
+        foreach (var candidate in EnumerateCandidates(library))
         {
             if (candidate.Pattern is { } pattern)
             {
@@ -95,6 +95,34 @@ internal sealed class CudaLibraryResolver
         throw new CudaLibraryNotFoundException(DisplayName(library), HowToFix(library), attempts);
     }
 
+    /// <summary>
+    /// The file <see cref="Load"/> would load for <paramref name="library"/>, found without loading anything (a dry
+    /// run of the same search, by <c>stat</c> and directory listings), or null when that cannot be told without
+    /// loading: when the search reaches a system-loader step (a bare soname, which only the loader can resolve)
+    /// before any existing file, or finds nothing.
+    /// </summary>
+    /// <remarks>
+    /// The answer is the first existing file in search order. <see cref="Load"/> goes on to later candidates when
+    /// that file fails to load; such a file was never loaded, so no compiler-identity record names it, and a caller
+    /// that only trusts recorded files (<see cref="RecordedIdentityCompiler"/>) falls back to loading, as it must.
+    /// </remarks>
+    public string? Predict(CudaLibrary library)
+    {
+        foreach (var candidate in EnumerateCandidates(library))
+        {
+            if (candidate.Pattern is { } pattern)
+            {
+                if (!Directory.Exists(candidate.Location)) continue;
+                var matches = VersionedFiles(candidate.Location, pattern);
+                if (matches.Count > 0) return matches[0];
+                continue;
+            }
+            if (!candidate.IsPath) return null;
+            if (File.Exists(candidate.Location)) return candidate.Location;
+        }
+        return null;
+    }
+
     private LoadedLibrary? TryLoad(CudaLibrary library, string nameOrPath, List<string> attempts, string note = "")
     {
         try
@@ -111,7 +139,11 @@ internal sealed class CudaLibraryResolver
     }
 
     /// <summary>The ordered candidates for <paramref name="library"/>; exposed for tests and diagnostics.</summary>
-    internal IReadOnlyList<Candidate> Candidates(CudaLibrary library)
+    internal IReadOnlyList<Candidate> Candidates(CudaLibrary library) => [.. EnumerateCandidates(library)];
+
+    /// <summary>The candidates in order, produced as the search reaches them: the directory scans that name the later
+    /// ones (Python environments) run only when no earlier candidate was loaded.</summary>
+    private IEnumerable<Candidate> EnumerateCandidates(CudaLibrary library)
     {
         var overrideVariable = library == CudaLibrary.Nvrtc ? NvrtcOverrideVariable : DriverOverrideVariable;
         var overridePath = _getEnvironmentVariable(overrideVariable);
@@ -126,28 +158,26 @@ internal sealed class CudaLibraryResolver
         };
     }
 
-    private List<Candidate> LinuxNvrtcCandidates()
+    private IEnumerable<Candidate> LinuxNvrtcCandidates()
     {
         const string pattern = "libnvrtc.so*";
-        var list = new List<Candidate>();
         foreach (var root in ToolkitRoots())
             foreach (var sub in new[] { "lib64", "targets/x86_64-linux/lib", "lib" })
-                list.Add(Candidate.Scan(Path.Combine(root, sub), pattern));
+                yield return Candidate.Scan(Path.Combine(root, sub), pattern);
 
         foreach (var soname in new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so" })
-            list.Add(Candidate.Name(soname));
+            yield return Candidate.Name(soname);
 
         foreach (var dir in SystemLibraryDirectories)
-            list.Add(Candidate.Scan(dir, pattern));
+            yield return Candidate.Scan(dir, pattern);
 
         foreach (var sitePackages in PythonSitePackages())
         {
             var nvidia = Path.Combine(sitePackages, "nvidia");
             var libs = SubdirectoriesMatching(nvidia, "lib").ToList();
-            if (libs.Count == 0) list.Add(Candidate.Scan(Path.Combine(nvidia, "*", "lib"), pattern));   // reported as absent
-            list.AddRange(libs.Select(lib => Candidate.Scan(lib, pattern)));
+            if (libs.Count == 0) yield return Candidate.Scan(Path.Combine(nvidia, "*", "lib"), pattern);   // reported as absent
+            foreach (var lib in libs) yield return Candidate.Scan(lib, pattern);
         }
-        return list;
     }
 
     private static List<Candidate> LinuxDriverCandidates()

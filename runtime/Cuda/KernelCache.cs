@@ -12,11 +12,7 @@ namespace MoeOpGen.Cuda;
 /// </summary>
 internal sealed class KernelCache
 {
-    private static readonly Lazy<KernelCache> s_shared = new(
-        () => new KernelCache(
-            NvrtcKernelCompiler.Instance,
-            new KernelDiskCache(KernelDiskCache.DefaultDirectory(Environment.GetEnvironmentVariable), Console.Error.WriteLine)),
-        LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<KernelCache> s_shared = new(CreateShared, LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly ConcurrentDictionary<string, Lazy<CompiledKernel>> _images = new(StringComparer.Ordinal);
     private readonly Lazy<string> _compilerVersion;
@@ -30,6 +26,14 @@ internal sealed class KernelCache
 
     /// <summary>The process-wide cache: NVRTC, the default directory, warnings to standard error.</summary>
     public static KernelCache Shared => s_shared.Value;
+
+    /// <summary>NVRTC's version and architectures come from a compiler-identity record in the same directory when one
+    /// matches the library that would be loaded, so a process whose kernels are all on disk never loads NVRTC.</summary>
+    private static KernelCache CreateShared()
+    {
+        var disk = new KernelDiskCache(KernelDiskCache.DefaultDirectory(Environment.GetEnvironmentVariable), Console.Error.WriteLine);
+        return new KernelCache(RecordedIdentityCompiler.ForNvrtc(disk.Directory), disk);
+    }
 
     public IKernelCompiler Compiler { get; }
 

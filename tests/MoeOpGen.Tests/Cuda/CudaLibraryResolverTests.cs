@@ -115,6 +115,51 @@ public class CudaLibraryResolverTests : IDisposable
     }
 
     [Fact]
+    public void PredictNamesTheFileLoadWouldLoadWithoutLoadingIt()
+    {
+        if (OperatingSystem.IsWindows()) Assert.Skip("The search paths under test are Linux's.");
+        var cudaHome = _directory.Combine("cuda");
+        Directory.CreateDirectory(Path.Combine(cudaHome, "lib64"));
+        File.WriteAllText(Path.Combine(cudaHome, "lib64", "libnvrtc.so.12"), "");
+        File.WriteAllText(Path.Combine(cudaHome, "lib64", "libnvrtc.so.13"), "");
+        var tried = new List<string>();
+        var resolver = new CudaLibraryResolver(Env(("CUDA_HOME", cudaHome), ("HOME", _directory.Path)), RefusingLoader(tried));
+
+        Assert.Equal(Path.Combine(cudaHome, "lib64", "libnvrtc.so.13"), resolver.Predict(CudaLibrary.Nvrtc));
+        Assert.Empty(tried);
+    }
+
+    [Fact]
+    public void PredictFollowsTheOverride()
+    {
+        var file = _directory.Combine("libnvrtc.so.42");
+        File.WriteAllText(file, "");
+        var tried = new List<string>();
+
+        var present = new CudaLibraryResolver(Env((CudaLibraryResolver.NvrtcOverrideVariable, file)), RefusingLoader(tried));
+        var absent = new CudaLibraryResolver(Env((CudaLibraryResolver.NvrtcOverrideVariable, file + ".missing")), RefusingLoader(tried));
+
+        Assert.Equal(file, present.Predict(CudaLibrary.Nvrtc));
+        Assert.Null(absent.Predict(CudaLibrary.Nvrtc));
+        Assert.Empty(tried);
+    }
+
+    [Fact]
+    public void PredictGivesUpAtTheFirstSonameStep()
+    {
+        if (OperatingSystem.IsWindows()) Assert.Skip("The search paths under test are Linux's.");
+        if (Directory.Exists("/usr/local/cuda") || Directory.GetDirectories("/usr/local", "cuda-*").Length > 0)
+            Assert.Skip("A CUDA toolkit in /usr/local comes before the soname steps here.");
+        var tried = new List<string>();
+        var resolver = new CudaLibraryResolver(Env(("CUDA_HOME", _directory.Combine("no-cuda")), ("HOME", _directory.Path)), RefusingLoader(tried));
+
+        // libnvrtc.so.13 etc. are resolved by the system loader (LD_LIBRARY_PATH, ld.so.cache): only loading can
+        // tell which file that is, even where a versioned file exists in a later scanned directory.
+        Assert.Null(resolver.Predict(CudaLibrary.Nvrtc));
+        Assert.Empty(tried);
+    }
+
+    [Fact]
     public void DriverStubsAreNeverCandidates()
     {
         var resolver = new CudaLibraryResolver(Env(("CUDA_HOME", "/usr/local/cuda")));
