@@ -135,28 +135,57 @@ internal sealed class CompilerIdentityRecords(string? directory)
         // for the identity seen now and comparing the whole text, which covers the format, the writer, the path,
         // the identity and the checksum at once. They are the last lines but the checksum's, so a path that
         // contained a newline could not be mistaken for them.
-        const string versionTag = "\nversion ", architecturesTag = "\narchitectures ";
-        int version = text.LastIndexOf(versionTag, StringComparison.Ordinal);
-        int architectures = text.LastIndexOf(architecturesTag, StringComparison.Ordinal);
+        // Spans and a hand-written digit loop rather than string.LastIndexOf / Split / int.Parse: those reach
+        // CompareInfo or culture data, whose first use in a process costs milliseconds (it loads ICU), more than the
+        // NVRTC load this record is there to avoid.
+        var span = text.AsSpan();
+        int version = span.LastIndexOf("\nversion ".AsSpan());
+        int architectures = span.LastIndexOf("\narchitectures ".AsSpan());
         if (version < 0 || architectures < version) return null;
         int architecturesEnd = text.IndexOf('\n', architectures + 1);
         if (architecturesEnd < 0) return null;
-        var versionText = text[(version + versionTag.Length)..architectures];
-        var archText = text[(architectures + architecturesTag.Length)..architecturesEnd];
+        var versionText = text.Substring(version + "\nversion ".Length, architectures - version - "\nversion ".Length);
+        var archText = span[(architectures + "\narchitectures ".Length)..architecturesEnd];
         var archs = new List<int>();
-        if (archText.Length > 0)
-            foreach (var part in archText.Split(','))
+        int value = 0, digits = 0;
+        for (int i = 0; i <= archText.Length; i++)
+        {
+            if (i == archText.Length || archText[i] == ',')
             {
-                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int arch)) return null;
-                archs.Add(arch);
+                if (digits == 0)
+                {
+                    if (i == archText.Length && archs.Count == 0 && archText.Length == 0) break;   // no architectures
+                    return null;
+                }
+                archs.Add(value);
+                value = digits = 0;
             }
+            else if (archText[i] is >= '0' and <= '9' && digits < 6)
+            {
+                value = value * 10 + (archText[i] - '0');
+                digits++;
+            }
+            else
+            {
+                return null;
+            }
+        }
         var facts = new CompilerFacts(versionText, archs.ToArray());
-        return string.Equals(Serialize(identity, facts), text, StringComparison.Ordinal) ? facts : null;
+        return Serialize(identity, facts).AsSpan().SequenceEqual(span) ? facts : null;
     }
 
     private static void Line(StringBuilder text, string name, long value) =>
         text.Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
 
     /// <summary>This build of MoeOpGen.Runtime (its module version id changes with every change of its code).</summary>
-    private static string WriterId => typeof(CompilerIdentityRecords).Assembly.ManifestModule.ModuleVersionId.ToString("N");
+    /// Hex-encoded by <see cref="KernelCacheKey.ToHex"/>: Guid.ToString JIT-compiles a vectorised formatter on first use.
+    private static string WriterId
+    {
+        get
+        {
+            Span<byte> id = stackalloc byte[16];
+            typeof(CompilerIdentityRecords).Assembly.ManifestModule.ModuleVersionId.TryWriteBytes(id);
+            return KernelCacheKey.ToHex(id);
+        }
+    }
 }
