@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 out=artifacts/gpu-bundle
 bundle=$out/moeopgen-gpu
-limit_mib=60   # the device tool carries at most 64 MiB of working tree; leave room for the sources beside it
+limit_mib=58   # the device tool carries at most 64 MiB of working tree: the tar.gz travels, with the sources beside it
 rm -rf "$bundle" "$out/moeopgen-gpu.tar.gz"
 mkdir -p "$bundle" "$out/cache"
 
@@ -78,12 +78,15 @@ git status --porcelain --untracked-files=no | grep -q . && echo "working tree ha
 tar -C "$out" -czf "$out/moeopgen-gpu.tar.gz" moeopgen-gpu
 
 size_mib=$(( $(du -sk "$bundle" | cut -f1) / 1024 ))
+tar_mib=$(( $(stat -c %s "$out/moeopgen-gpu.tar.gz") / 1048576 ))
 echo
-echo "Bundle: $bundle ($size_mib MiB; tar: $out/moeopgen-gpu.tar.gz, $(( $(stat -c %s "$out/moeopgen-gpu.tar.gz") / 1048576 )) MiB)"
-if (( size_mib > 64 )); then echo "ERROR: over 64 MiB, the device tool cannot carry it" >&2; exit 1; fi
-if (( size_mib > limit_mib )); then echo "WARNING: over the $limit_mib MiB budget"; fi
+echo "Bundle: $bundle ($size_mib MiB; tar: $out/moeopgen-gpu.tar.gz, $tar_mib MiB)"
+# The folder itself outgrew the device tool's 64 MiB (tests, bench and demo each carry TorchSharp and their own
+# dependencies); the tar.gz is about 60 % of it, so that is what travels.
+if (( tar_mib > limit_mib )); then echo "ERROR: the tar.gz is over $limit_mib MiB, the device tool cannot carry it with the sources" >&2; exit 1; fi
 cat <<EOF
-Run it on the GPU machine from the repository root (device tool: carry ["$bundle"]):
+Run it on the GPU machine from the repository root (device tool: carry ["$out/moeopgen-gpu.tar.gz"], unpacked there
+first with: tar -xzf $out/moeopgen-gpu.tar.gz -C $out):
   $bundle/run.sh test -reporter verbose -xml "\$OUT/tests.xml"          # all tests
   $bundle/run.sh test -trait Category=Gpu -reporter verbose            # GPU tests only
   $bundle/run.sh bench --out "\$OUT" --quick                            # .NET bench, PyTorch peers, comparison (< 4 min)

@@ -9,8 +9,9 @@ typedef mog_bf16 T;
 int main(int argc, char** argv) {
   const long long rows = atoll(argv[1]), h = atoll(argv[2]), packs = h / 8, block = 128, slices = (packs + block - 1) / block;
   int sms; cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  T *x, *g, *dx, *bias, *dbias; float *w, *dw, *partial, *dw_partial; void* copy;
+  T *x, *g, *dx, *bias, *dbias; float *w, *dw, *partial, *dw_partial; void* copy; unsigned char* x8;
   CK(cudaMalloc(&x, rows * 2 * h * 2)); CK(cudaMalloc(&dx, rows * 2 * h * 2)); CK(cudaMalloc(&copy, rows * 2 * h * 2));
+  CK(cudaMalloc(&x8, rows * 2 * h)); CK(cudaMemset(x8, 0x38, rows * 2 * h));   // E4M3 1.0
   CK(cudaMalloc(&g, rows * h * 2)); CK(cudaMalloc(&w, rows * 4)); CK(cudaMalloc(&dw, rows * 4));
   CK(cudaMalloc(&bias, 2 * h * 2)); CK(cudaMalloc(&dbias, 2 * h * 2));
   CK(cudaMalloc(&partial, 8192LL * 2 * h * 4)); CK(cudaMalloc(&dw_partial, slices * 4 * rows * 4));
@@ -22,11 +23,12 @@ int main(int argc, char** argv) {
   const double xb = rows * 2 * h * 2.0;
   float tc = time_us([&] { cudaMemcpyAsync(copy, x, (size_t)xb, cudaMemcpyDeviceToDevice, 0); });
   const double copy_bw = 2 * xb / (tc * 1e3);
-  struct V { const char* name; void (*k)(const T*, const T*, const unsigned char*, const float*, const T*, T*, float*, float*, long long, long long, long long, int, int, float, mog_scalars); bool weights; };
-  V variants[] = {{"b_v16", swiglu_bwd_bf16_b_v16, false}, {"wb_v16", swiglu_bwd_bf16_wb_v16, true},
-                  {"wbc_v16", swiglu_bwd_bf16_wbc_v16, true}, {"wb_general", swiglu_bwd_bf16_wb, true}};
+  struct V { const char* name; void (*k)(const T*, const T*, const unsigned char*, const float*, const T*, T*, float*, float*, long long, long long, long long, int, int, float, mog_scalars); bool weights, fp8; };
+  V variants[] = {{"b_v16", swiglu_bwd_bf16_b_v16, false, false}, {"wb_v16", swiglu_bwd_bf16_wb_v16, true, false},
+                  {"wbc_v16", swiglu_bwd_bf16_wbc_v16, true, false}, {"wbcf_v16", swiglu_bwd_bf16_wbcf_v16, true, true},
+                  {"wb_general", swiglu_bwd_bf16_wb, true, false}};
   for (auto& v : variants) {
-    const double bytes = rows * h * 2.0 + 2 * xb + (v.weights ? rows * 8 : 0);
+    const double bytes = rows * h * 2.0 + (v.fp8 ? 1.5 : 2.0) * xb + (v.weights ? rows * 8 : 0);   // g, x (or x8), dx, w, dw
     cudaFuncAttributes at; cudaFuncGetAttributes(&at, (const void*)v.k);
     int per; cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, (const void*)v.k, (int)block, 0);
     const long long wave = (long long)per * sms / slices;
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
       if (groups > 8192) continue;
       const int parts = (int)(slices * (block / 32));
       float t = time_us([&] {
-        v.k<<<dim3((unsigned)groups, (unsigned)slices), (unsigned)block>>>(g, x, nullptr, w, bias, dx, dw_partial, partial, rows, h, per_group, 0, 1, 7.f, sc);
+        v.k<<<dim3((unsigned)groups, (unsigned)slices), (unsigned)block>>>(g, v.fp8 ? nullptr : x, v.fp8 ? x8 : nullptr, w, bias, dx, dw_partial, partial, rows, h, per_group, 0, 1, 7.f, sc);
         if (v.weights) swiglu_reduce_weights<<<(unsigned)((rows + 255) / 256), 256>>>(dw_partial, dw, rows, parts);
         swiglu_reduce_bias_bf16<<<(unsigned)((2 * h + 31) / 32), 256>>>(partial, dbias, groups, h, 0); });
       printf("{\"bounds\":\"%s\",\"rows\":%lld,\"h\":%lld,\"variant\":\"%s\",\"regs\":%d,\"resident_per_sm\":%d,\"slices\":%lld,\"groups\":%lld,\"runtime_choice\":%s,\"us\":%.1f,\"pct\":%.1f}\n",
