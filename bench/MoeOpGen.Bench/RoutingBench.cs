@@ -123,7 +123,7 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
             () => _ = Moe.TokenPermutation.BuildRowMap(routingMap, capacity: null), null);
         var (rowMap, rowCount) = Moe.TokenPermutation.BuildRowMap(routingMap, capacity: null);
         rows.Measure(Part("permute probs kernel", shape, dtype, [t, p], ByteModel.PermuteForward(t, p, x, n, e, true)),
-            () => _ = Moe.FusedRouting.Permute(tokens, rowMap, rowCount, probs), null);
+            () => _ = Moe.FusedRouting.Permute(tokens, rowMap, Moe.FusedRowCount.Known(rowCount), probs), null);
         rows.Measure(Part("unpermute probs kernel", shape, dtype, [n, p], ByteModel.UnpermuteForward(t, p, x, n, e, true)),
             () => _ = Moe.FusedRouting.GatherReduce(permutedRows, rowMap, probs, ScalarType.Float32), null);
     }
