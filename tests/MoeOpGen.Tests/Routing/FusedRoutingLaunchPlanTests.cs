@@ -70,6 +70,7 @@ public class FusedRoutingLaunchPlanTests
         Assert.Equal(hidden * tokens.element_size() / unit, Value(plan, "row_units"));
         Assert.Equal(withProbs ? 4 : 0, Value(plan, "prob_bytes"));
         Assert.Equal(tokenCount, Value(plan, "num_tokens"));
+        Assert.Equal(rows, Value(plan, "num_rows"));   // the bound of the writes: the rows of permuted
         Assert.Equal(experts, Value(plan, "num_experts"));
         Assert.Same(tokens, TensorArgument(plan, "tokens"));
         Assert.Same(permuted, TensorArgument(plan, "permuted"));
@@ -113,6 +114,7 @@ public class FusedRoutingLaunchPlanTests
         Assert.Same(weights, TensorArgument(forward, "probs"));
         Assert.Same(output, TensorArgument(forward, "out"));
         Assert.Equal(hidden, Value(forward, "hidden"));
+        Assert.Equal(rowCount, Value(forward, "num_rows"));   // the bound of the reads: the rows of permuted
         long units = expectedKernel.EndsWith("_v16") ? hidden / (16 / rows.element_size()) : hidden;
         uint warpTaskBlocks = (uint)((tokenCount * ((units + 31) / 32) + 7) / 8);   // 9000 or 18000 warps: under the cap
         Assert.Equal((warpTaskBlocks, 256u, 0u), (forward.Grid, forward.Block, forward.SharedBytes));
