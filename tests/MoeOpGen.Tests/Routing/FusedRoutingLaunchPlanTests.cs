@@ -25,8 +25,10 @@ public class FusedRoutingLaunchPlanTests
     public void The_source_defines_exactly_the_listed_kernels_with_the_widths_nvrtc_compiles()
     {
         Assert.Equal(FusedRoutingCudaSource.KernelNames.Order(), Signatures.Keys.Order());
-        Assert.Equal(["tokens", "row_map", "probs", "permuted", "permuted_probs", "num_tokens", "num_experts", "row_units", "prob_bytes"],
+        Assert.Equal(["tokens", "row_map", "probs", "permuted", "permuted_probs", "num_tokens", "num_rows", "num_experts", "row_units", "prob_bytes"],
                      Signatures["moe_permute_w16"].Select(p => p.Name));
+        Assert.Equal(["permuted", "row_map", "probs", "out", "num_tokens", "num_rows", "num_experts", "hidden"],
+                     Signatures["moe_unpermute_bf16_v16"].Select(p => p.Name));   // the gather's bound on the rows it reads
         Assert.SkipUnless(NvrtcCompiler.IsAvailable, "NVRTC is not installed; the PTX widths are not checked.");
         var module = FusedRoutingCudaSource.Module;
         string ptx = NvrtcCompiler.Compile(module.Code, module.ModuleName + ".cu", "compute_80", module.Options).PtxText;
