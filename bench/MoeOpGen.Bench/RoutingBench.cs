@@ -63,6 +63,15 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
                 var prLeaf = withProbs ? probsLeaf : null;
                 rows.Measure(Row("permute", impl, shape, dtype, [t, p], "fwd", withProbs, ByteModel.PermuteForward(t, p, x, n, e, withProbs)),
                     () => MoeUtils.Permute(tokens, routingMap, pr, fused: fused), null);
+                // The rows above pass no numOutTokens, as the peers script calls the reference (whose non-fused
+                // dropless path ignores it). The reference's callers pass the routed count they computed
+                // (tokens_per_expert.sum().item(), a sync they pay outside permute); with it the fused path queues its
+                // copy before reading the count back. This row times that call; the count is computed outside the
+                // timing, as the callers do (top-k routing: exactly T·k).
+                if (fused)
+                    rows.Measure(Row("permute", impl, shape, dtype, [t, p], "fwd", withProbs, ByteModel.PermuteForward(t, p, x, n, e, withProbs),
+                            ", numOutTokens given"),
+                        () => MoeUtils.Permute(tokens, routingMap, pr, numOutTokens: n, fused: true), null);
                 rows.Measure(Row("permute", impl, shape, dtype, [t, p], "fwd+bwd", withProbs,
                         ByteModel.PermuteForward(t, p, x, n, e, withProbs) + ByteModel.PermuteBackward(t, p, x, n, e, withProbs)),
                     () =>
@@ -123,7 +132,7 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
             () => _ = Moe.TokenPermutation.BuildRowMap(routingMap, capacity: null), null);
         var (rowMap, rowCount) = Moe.TokenPermutation.BuildRowMap(routingMap, capacity: null);
         rows.Measure(Part("permute probs kernel", shape, dtype, [t, p], ByteModel.PermuteForward(t, p, x, n, e, true)),
-            () => _ = Moe.FusedRouting.Permute(tokens, rowMap, rowCount, probs), null);
+            () => _ = Moe.FusedRouting.Permute(tokens, rowMap, Moe.FusedRowCount.Known(rowCount), probs), null);
         rows.Measure(Part("unpermute probs kernel", shape, dtype, [n, p], ByteModel.UnpermuteForward(t, p, x, n, e, true)),
             () => _ = Moe.FusedRouting.GatherReduce(permutedRows, rowMap, probs, ScalarType.Float32), null);
     }
@@ -141,9 +150,10 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
         Bytes = bytes,
     };
 
-    private static BenchRow Row(string family, string impl, ModelShape shape, BenchDtype dtype, long[] inShape, string phase, bool withProbs, long bytes)
+    private static BenchRow Row(string family, string impl, ModelShape shape, BenchDtype dtype, long[] inShape, string phase, bool withProbs, long bytes,
+        string how = "")
     {
-        string variant = withProbs ? "probs" : "plain";
+        string variant = (withProbs ? "probs" : "plain") + how;
         return new BenchRow
         {
             Name = $"{family} {variant}" + (impl.EndsWith("fused", StringComparison.Ordinal) ? " fused" : ""),

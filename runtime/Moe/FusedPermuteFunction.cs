@@ -6,17 +6,19 @@ namespace MoeOpGen.Moe;
 
 /// <summary>
 /// Autograd function of the fused permute, on the CPU or CUDA (<see cref="FusedRouting"/>). Inputs: <c>tokens [T, H]</c>,
-/// the row map, the row count and optionally <c>probs [T, E]</c>; outputs the permuted tokens and, with probs, the
-/// permuted probs. Backward is the gather-reduce: each token sums the gradients of its copies (ascending expert
+/// the row map, the row count (a <see cref="FusedRowCount"/>, which may still be in device memory) and optionally
+/// <c>probs [T, E]</c>; outputs the permuted tokens and, with probs, the permuted probs. Backward is the gather-reduce: each token sums the gradients of its copies (ascending expert
 /// order, fp32 or wider), and the probs receive the gradient of their permuted slot.
 /// </summary>
-/// <remarks>The function object is a process-wide singleton: every per-call value lives in the context.</remarks>
+/// <remarks>The function object is a process-wide singleton: every per-call value lives in the context. A pending
+/// row count is read inside <c>forward</c>, after the autograd node is set up and the context is filled, so that host
+/// work is done while the row-map kernels still run rather than after the read-back, with the GPU idle.</remarks>
 internal sealed class FusedPermuteFunction : autograd.MultiTensorFunction<FusedPermuteFunction>
 {
     public override string Name => "MoeOpGen.FusedPermute";
 
     /// <summary>Applies the function in its own dispose scope (torchsharp-notes §5) and returns its outputs.</summary>
-    public static (Tensor Permuted, Tensor? PermutedProbs) Apply(Tensor tokens, Tensor rowMap, long rowCount, Tensor? probs)
+    public static (Tensor Permuted, Tensor? PermutedProbs) Apply(Tensor tokens, Tensor rowMap, FusedRowCount rowCount, Tensor? probs)
     {
         using var scope = NewDisposeScope();
         var outputs = probs is null ? apply(tokens, rowMap, rowCount) : apply(tokens, rowMap, rowCount, probs);
@@ -30,13 +32,13 @@ internal sealed class FusedPermuteFunction : autograd.MultiTensorFunction<FusedP
         ctx.set_materialize_grads(false);
         var tokens = (Tensor)vars[0];
         var rowMap = (Tensor)vars[1];
-        var rowCount = (long)vars[2];
+        var rowCount = (FusedRowCount)vars[2];
         var probs = vars.Length > 3 ? (Tensor)vars[3] : null;
 
-        var (permuted, permutedProbs) = FusedRouting.Permute(tokens, rowMap, rowCount, probs);
         ctx.save_for_backward(new() { rowMap });
         ctx.save_data(InputCountKey, vars.Length);
         ctx.save_data(TokenDtypeKey, tokens.dtype);
+        var (permuted, permutedProbs) = FusedRouting.Permute(tokens, rowMap, rowCount, probs);
         return permutedProbs is null ? new() { permuted } : new() { permuted, permutedProbs };
     }
 

@@ -22,31 +22,44 @@ internal static class FusedRouting
 {
     /// <summary>
     /// The row map of <paramref name="routingMap"/>, on its device, and the number of rows of the permuted output:
-    /// <c>E·capacity</c> with drop-and-pad, else the number of routed pairs. On CUDA the dropless count is the one
-    /// value read back to the host (a synchronisation); drop-and-pad reads nothing back. The CPU builder throws
-    /// <see cref="System.OverflowException"/> beyond <c>int.MaxValue</c> rows; the CUDA one returns the count, and
-    /// the caller must reject such a map (its rows have wrapped).
+    /// <c>E·capacity</c> with drop-and-pad, else the number of routed pairs, read back to the host (on CUDA a
+    /// synchronisation; drop-and-pad reads nothing back). See <see cref="QueueRowMap"/> for the overflow contract.
+    /// </summary>
+    public static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
+    {
+        using var scope = NewDisposeScope();   // owns the build's scratch, which the count is read from
+        var (map, rows) = QueueRowMap(routingMap, capacity);
+        return (map.MoveToOuterDisposeScope(), rows.Read());
+    }
+
+    /// <summary>
+    /// The row map of <paramref name="routingMap"/>, on its device, and the number of rows of the permuted output,
+    /// without waiting for it: on CUDA the kernels are queued and the dropless count stays in device memory until
+    /// <see cref="FusedRowCount.Read"/> (its scratch tensor belongs to the caller's dispose scope). Drop-and-pad's
+    /// count is <c>E·capacity</c>, and the CPU builder's is known. The CPU builder throws
+    /// <see cref="System.OverflowException"/> beyond <c>int.MaxValue</c> rows; the CUDA one counts on, and the caller
+    /// must reject such a map (its rows have wrapped).
     /// </summary>
     /// <param name="routingMap"><c>[T, E]</c> bool or integer map; nonzero is routed.</param>
     /// <param name="capacity">Rows per expert for drop-and-pad (<c>E·capacity ≤ int.MaxValue</c>), or null.</param>
-    public static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
+    public static (Tensor Map, FusedRowCount Rows) QueueRowMap(Tensor routingMap, long? capacity)
     {
         if (!routingMap.is_cuda)
-            return FusedRowMap.BuildOnCpu(routingMap, capacity);
+        {
+            var (cpuMap, cpuRows) = FusedRowMap.BuildOnCpu(routingMap, capacity);
+            return (cpuMap, FusedRowCount.Known(cpuRows));
+        }
 
-        using var scope = NewDisposeScope();
         long tokenCount = routingMap.shape[0];
         int experts = checked((int)routingMap.shape[1]);
         var map = empty(new[] { tokenCount, (long)experts }, FusedRowMap.DType, routingMap.device);
-        long rows = capacity is long c ? experts * c : 0;
-        if (tokenCount > 0)
-        {
-            var counts = empty(FusedRoutingCudaKernels.RowMapCountsLength(tokenCount, experts), ScalarType.Int64, routingMap.device);
+        if (tokenCount == 0)
+            return (map, FusedRowCount.Known(capacity is long c0 ? experts * c0 : 0));
+        // The scan leaves the number of routed pairs in the last entry of the scratch.
+        var counts = empty(FusedRoutingCudaKernels.RowMapCountsLength(tokenCount, experts), ScalarType.Int64, routingMap.device);
+        using (NewDisposeScope())   // a converted copy of the routing map, if any, is not needed after the launches
             FusedRoutingCudaKernels.BuildRowMap(Operand(routingMap), capacity, counts, map);
-            if (capacity is null)
-                rows = counts[counts.shape[0] - 1].item<long>();   // the scan leaves the number of routed pairs last
-        }
-        return (map.MoveToOuterDisposeScope(), rows);
+        return (map, capacity is long c ? FusedRowCount.Known(experts * c) : FusedRowCount.InLastEntryOf(counts));
     }
 
     /// <summary>
@@ -56,33 +69,60 @@ internal static class FusedRouting
     /// <param name="rowMap">A contiguous int32 <c>[T, E]</c> map.</param>
     public static (long Copies, long LargestRow) SummarizeRowMap(Tensor rowMap)
     {
+        using var scope = NewDisposeScope();
+        return QueueRowMapSummary(rowMap)();
+    }
+
+    /// <summary>
+    /// The check of <see cref="SummarizeRowMap"/>, queued: on CUDA the kernel is launched now and the returned
+    /// function reads its per-block results back and reduces them (the synchronisation), so the caller can queue
+    /// other work in between. The summaries tensor belongs to the caller's dispose scope, which must still be alive
+    /// when the function is called. On the CPU the summary is computed at once.
+    /// </summary>
+    public static System.Func<(long Copies, long LargestRow)> QueueRowMapSummary(Tensor rowMap)
+    {
         if (!rowMap.is_cuda)
-            return FusedRoutingCpuKernels.SummarizeRowMap(rowMap);
+        {
+            var summary = FusedRoutingCpuKernels.SummarizeRowMap(rowMap);
+            return () => summary;
+        }
 
         long blocks = FusedRoutingCudaKernels.SummaryBlocks(rowMap.numel());
         if (blocks == 0)
-            return (0, -1);
-        using var scope = NewDisposeScope();
+            return () => (0, -1);
         var summaries = empty(2 * blocks, ScalarType.Int64, rowMap.device);
         FusedRoutingCudaKernels.SummarizeRowMap(rowMap, summaries);
-        var perBlock = summaries.cpu().data<long>().ToArray();
-        long copies = 0, largest = -1;
-        for (long b = 0; b < blocks; b++)
+        return () =>
         {
-            copies += perBlock[2 * b];
-            largest = System.Math.Max(largest, perBlock[2 * b + 1]);
-        }
-        return (copies, largest);
+            using var onHost = summaries.cpu();
+            var perBlock = onHost.data<long>().ToArray();
+            long copies = 0, largest = -1;
+            for (long b = 0; b < blocks; b++)
+            {
+                copies += perBlock[2 * b];
+                largest = System.Math.Max(largest, perBlock[2 * b + 1]);
+            }
+            return (copies, largest);
+        };
     }
 
-    /// <summary>Permute forward. Returns the <c>[rowCount, H]</c> permuted tokens and, with probs, the permuted probs.</summary>
-    public static (Tensor Permuted, Tensor? PermutedProbs) Permute(Tensor tokens, Tensor rowMap, long rowCount, Tensor? probs)
+    /// <summary>
+    /// Permute forward. Returns the <c>[R, H]</c> permuted tokens and, with probs, the permuted probs, where
+    /// <c>R</c> is <paramref name="rowCount"/>, read only after the operands are prepared (a pending count is the
+    /// dropless read-back). Beyond <c>int.MaxValue</c> the map's int32 rows have wrapped: nothing is allocated or
+    /// launched then (zero rows), and the caller rejects the map.
+    /// </summary>
+    public static (Tensor Permuted, Tensor? PermutedProbs) Permute(Tensor tokens, Tensor rowMap, FusedRowCount rowCount, Tensor? probs)
     {
         using var scope = NewDisposeScope();
-        // Every row of a map built by Permute has an owner (FusedRowMap), so the kernel writes every row.
-        var permuted = empty(new[] { rowCount, tokens.shape[1] }, tokens.dtype, tokens.device);
-        var permutedProbs = probs is null ? null : empty(new[] { rowCount }, probs.dtype, probs.device);
         var (x, p) = (Operand(tokens), probs is null ? null : Operand(probs));
+        long rows = rowCount.Read();
+        if (rows > int.MaxValue)
+            rows = 0;
+        // A map built by Permute gives every row an owner (FusedRowMap), so the kernel writes every row; it skips
+        // copies at or past the rows, so a count the caller gave that turns out wrong cannot make it write past them.
+        var permuted = empty(new[] { rows, tokens.shape[1] }, tokens.dtype, tokens.device);
+        var permutedProbs = probs is null ? null : empty(new[] { rows }, probs.dtype, probs.device);
         if (tokens.is_cuda) FusedRoutingCudaKernels.CopyToRows(x, rowMap, p, permuted, permutedProbs);
         else FusedRoutingCpuKernels.CopyToRows(x, rowMap, p, permuted, permutedProbs);
         return (permuted.MoveToOuterDisposeScope(), permutedProbs?.MoveToOuterDisposeScope());

@@ -58,13 +58,15 @@ internal static class FusedRoutingCudaKernels
     public const long MaxSummaryBlocks = 256;
 
     /// <summary>Permute forward: every token row to its copies' rows, and <c>probs[t, e]</c> to
-    /// <c>permutedProbs[map[t, e]]</c>, in one pass.</summary>
+    /// <c>permutedProbs[map[t, e]]</c>, in one pass. Copies whose row is not below the rows of
+    /// <paramref name="permuted"/> are skipped, so the map need not be checked first.</summary>
     public static void CopyToRows(Tensor tokens, Tensor rowMap, Tensor? probs, Tensor permuted, Tensor? permutedProbs)
         => Run(PlanCopyToRows(tokens, rowMap, probs, permuted, permutedProbs, Multiprocessors(rowMap)), rowMap);
 
     /// <summary>Gather-reduce (unpermute forward, permute backward): <c>output[t] = Σ_e w[t, e] · rows[map[t, e]]</c>
     /// in ascending expert order, accumulated in fp32 (fp64 for fp64 rows) and rounded once; zeros for tokens
-    /// without a copy.</summary>
+    /// without a copy. Copies whose row is not below the rows of <paramref name="rows"/> are skipped, so the map need
+    /// not be checked first.</summary>
     public static void GatherReduce(Tensor rows, Tensor rowMap, Tensor? weights, Tensor output)
         => Run(PlanGatherReduce(rows, rowMap, weights, output, Multiprocessors(rowMap)), rowMap);
 
@@ -204,6 +206,7 @@ internal static class FusedRoutingCudaKernels
             ("permuted", permuted),
             ("permuted_probs", permutedProbs),
             ("num_tokens", tokenCount),
+            ("num_rows", rows),   // map entries at or past it are not written (a map not yet checked)
             ("num_experts", experts),
             ("row_units", rowBytes / unit),
             ("prob_bytes", (int)(probs?.element_size() ?? 0)),   // read only when probs is non-null
@@ -230,6 +233,7 @@ internal static class FusedRoutingCudaKernels
             ("probs", weights),
             ("out", output),
             ("num_tokens", tokenCount),
+            ("num_rows", rows.shape[0]),   // map entries at or past it are not read (a map not yet checked)
             ("num_experts", experts),
             ("hidden", hidden),
         ]);

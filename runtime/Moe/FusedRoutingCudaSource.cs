@@ -11,7 +11,7 @@ namespace MoeOpGen.Moe;
 /// destination row of token <c>t</c>'s copy for expert <c>e</c>, or -1. On CUDA it is built by the
 /// <c>moe_row_map_*</c> kernels below (<see cref="FusedRouting.BuildRowMap"/>). The row count is <c>E·C</c> with
 /// drop-and-pad, else the number of routed pairs, which the scan leaves in device memory and the host reads back
-/// once.</para>
+/// once (after queuing the permute when the caller gave the count, see <b>Bounds</b>).</para>
 /// <para><b>Launch.</b> Any grid up to <c>2^31 − 1</c> is correct: every kernel grid-strides over its work; skip the
 /// launch when <c>T = 0</c>. No kernel uses dynamic shared memory. blockDim is a multiple of 32.
 /// <list type="bullet">
@@ -29,7 +29,11 @@ namespace MoeOpGen.Moe;
 /// <c>moe_row_map_summary</c>: any grid (the host reads back 2 values per block), blockDim a multiple of 32 up to
 /// 1024.</item>
 /// </list>
-/// Offsets are 64-bit. The module compiles whole (it is small: under a second to PTX with NVRTC 11.8), so its
+/// Offsets are 64-bit. <b>Bounds.</b> The forward kernels (<c>moe_permute_*</c>, <c>moe_unpermute_*</c>) take the
+/// row count of the permuted tensor and treat a map entry at or past it like -1, so they never address memory outside
+/// it whatever the map holds: the host queues them before it reads back the check of the map (the dropless routed
+/// count, the unpermute's row-map summary) and discards their output when the check fails. The backward kernels
+/// trust the map, which that check accepted before the forward returned. The module compiles whole (it is small: under a second to PTX with NVRTC 11.8), so its
 /// kernels carry no per-kernel compile guards.</para>
 /// <para><b>Memory-level parallelism.</b> The gather-reduce kernels load the packs of up to 4 copies
 /// (<c>MOE_COPY_CHUNK</c>) before summing them, so a top-4 token's reads are in flight together; the sum still runs in
@@ -40,14 +44,15 @@ namespace MoeOpGen.Moe;
 /// <para><b>Kernels.</b> All pointers are device pointers of contiguous tensors; <c>i64</c> is <c>long long</c>.
 /// <list type="bullet">
 /// <item><c>moe_permute_w{1,2,4,8,16}(const U* tokens, const int* row_map, const void* probs, U* permuted,
-/// void* permuted_probs, i64 num_tokens, int num_experts, i64 row_units, int prob_bytes)</c>. It copies
-/// each token row to its copies' rows and, when <c>probs</c> is non-null, <c>probs[t, e]</c> to
+/// void* permuted_probs, i64 num_tokens, i64 num_rows, int num_experts, i64 row_units, int prob_bytes)</c>. It
+/// copies each token row to its copies' rows below <c>num_rows</c> (the rows of <c>permuted</c>) and, when <c>probs</c> is non-null, <c>probs[t, e]</c> to
 /// <c>permuted_probs[row]</c>, all in one pass (the token's first warp task moves the probs). The copy is
 /// dtype-agnostic. <c>U</c> is a unit of 1, 2, 4, 8 or 16 bytes (<c>uint4</c>), and <c>row_units = H·elementSize / unit</c>. Pick the widest unit that divides the row's
 /// bytes and the alignment of both base pointers. <c>prob_bytes</c> is the probs' element size (2, 4 or 8).</item>
 /// <item><c>moe_unpermute_{f32,f64,f16,bf16}[_v16](const T* permuted, const int* row_map, const A* probs, T* out,
-/// i64 num_tokens, int num_experts, i64 hidden)</c>: the gather-reduce
-/// <c>out[t] = Σ_e p[t,e] · permuted[map[t,e]]</c>, in ascending expert order from zero. <c>A</c> is float (double
+/// i64 num_tokens, i64 num_rows, int num_experts, i64 hidden)</c>: the gather-reduce
+/// <c>out[t] = Σ_e p[t,e] · permuted[map[t,e]]</c> over the copies whose row is below <c>num_rows</c> (the rows of
+/// <c>permuted</c>), in ascending expert order from zero. <c>A</c> is float (double
 /// for f64). The products and sums are rounded explicitly (no FMA), then cast once, so the result is bit-identical to
 /// the CPU path. <c>probs</c> may be null (p ≡ 1); otherwise it is <c>[T, E]</c> already converted to <c>A</c>. Tokens
 /// with no copy get zeros. Permute backward for the tokens is this kernel on the permuted gradient with
@@ -162,11 +167,16 @@ internal static class FusedRoutingCudaSource
         // remarks of FusedRoutingCudaSource for why 4).
         #define MOE_COPY_CHUNK 4
 
+        // An entry at or past num_rows counts as no copy, like -1: the forward kernels are bounds-safe whatever the
+        // map holds, so the host can launch them before it has read back the map's check (it then rejects the map and
+        // discards the output). The backward kernels pass MOE_ANY_ROW: their map passed that check in the forward.
+        #define MOE_ANY_ROW 0x7fffffffffffffffLL
         template <typename A>
         __device__ __forceinline__ unsigned int load_experts(const int* __restrict__ map_row, const A* __restrict__ prob_row,
-                                                             int base, int num_experts, int& row, A& weight) {
+                                                             int base, int num_experts, i64 num_rows, int& row, A& weight) {
             const int e = base + (int)(threadIdx.x & 31u);
             row = e < num_experts ? map_row[e] : -1;
+            if (row >= num_rows) row = -1;
             weight = (row >= 0 && prob_row != nullptr) ? prob_row[e] : A(1);
             return __ballot_sync(MOE_FULL_MASK, row >= 0);
         }
@@ -198,7 +208,7 @@ internal static class FusedRoutingCudaSource
         template <typename U>
         __device__ void permute_rows(const U* __restrict__ tokens, const int* __restrict__ row_map,
                                      const void* __restrict__ probs, U* __restrict__ permuted, void* __restrict__ permuted_probs,
-                                     i64 num_tokens, int num_experts, i64 row_units, int prob_bytes) {
+                                     i64 num_tokens, i64 num_rows, int num_experts, i64 row_units, int prob_bytes) {
             const WarpTasks tasks(num_tokens, row_units);
             const int lane = (int)(threadIdx.x & 31u);
             for (i64 task = tasks.first; task < tasks.count; task += tasks.stride) {
@@ -211,7 +221,7 @@ internal static class FusedRoutingCudaSource
                 const int* map_row = row_map + t * num_experts;
                 for (int base = 0; base < num_experts; base += 32) {
                     int row; float unused;
-                    unsigned int routed = load_experts<float>(map_row, nullptr, base, num_experts, row, unused);
+                    unsigned int routed = load_experts<float>(map_row, nullptr, base, num_experts, num_rows, row, unused);
                     if (probs != nullptr && segment == 0 && row >= 0) {   // the token's first task moves its probs
                         const i64 from = t * num_experts + base + lane;
                         if (prob_bytes == 2) ((unsigned short*)permuted_probs)[row] = ((const unsigned short*)probs)[from];
@@ -228,10 +238,10 @@ internal static class FusedRoutingCudaSource
 
         #define MOE_PERMUTE_KERNEL(NAME, U)                                                                         \
             extern "C" __global__ void NAME(const U* tokens, const int* row_map, const void* probs, U* permuted,   \
-                                            void* permuted_probs, i64 num_tokens, int num_experts, i64 row_units,  \
-                                            int prob_bytes) {                                                      \
-                permute_rows<U>(tokens, row_map, probs, permuted, permuted_probs, num_tokens, num_experts,         \
-                                row_units, prob_bytes);                                                            \
+                                            void* permuted_probs, i64 num_tokens, i64 num_rows, int num_experts,   \
+                                            i64 row_units, int prob_bytes) {                                       \
+                permute_rows<U>(tokens, row_map, probs, permuted, permuted_probs, num_tokens, num_rows,            \
+                                num_experts, row_units, prob_bytes);                                               \
             }
         MOE_PERMUTE_KERNEL(moe_permute_w1, unsigned char)
         MOE_PERMUTE_KERNEL(moe_permute_w2, unsigned short)
@@ -246,7 +256,7 @@ internal static class FusedRoutingCudaSource
         template <typename C, int VEC>
         __device__ void unpermute_rows(const typename C::elem* __restrict__ permuted, const int* __restrict__ row_map,
                                        const typename C::acc* __restrict__ probs, typename C::elem* __restrict__ out,
-                                       i64 num_tokens, int num_experts, i64 hidden) {
+                                       i64 num_tokens, i64 num_rows, int num_experts, i64 hidden) {
             typedef typename C::acc A;
             typedef Pack<typename C::elem, VEC> P;
             const i64 packs = hidden / VEC;
@@ -264,7 +274,7 @@ internal static class FusedRoutingCudaSource
                 for (int v = 0; v < VEC; ++v) sum[v] = A(0);
                 for (int base = 0; base < num_experts; base += 32) {
                     int row; A weight;
-                    unsigned int routed = load_experts<A>(map_row, prob_row, base, num_experts, row, weight);
+                    unsigned int routed = load_experts<A>(map_row, prob_row, base, num_experts, num_rows, row, weight);
                     while (routed != 0u) {
                         const int n = min(__popc(routed), MOE_COPY_CHUNK);
                         P x[MOE_COPY_CHUNK];
@@ -315,7 +325,7 @@ internal static class FusedRoutingCudaSource
                 const A* prob_row = probs != nullptr ? probs + t * num_experts : nullptr;
                 for (int base = 0; base < num_experts; base += 32) {
                     int row; A weight;
-                    unsigned int routed = load_experts<A>(map_row, prob_row, base, num_experts, row, weight);
+                    unsigned int routed = load_experts<A>(map_row, prob_row, base, num_experts, MOE_ANY_ROW, row, weight);
                     while (routed != 0u) {
                         const int from = next_copy(routed) & 31;
                         const int r = __shfl_sync(MOE_FULL_MASK, row, from);
@@ -382,7 +392,7 @@ internal static class FusedRoutingCudaSource
                     if (map_row[e] < 0) grad_probs[t * num_experts + e] = A(0);
                 for (int base = 0; base < num_experts; base += 32) {
                     int row; A weight;
-                    unsigned int routed = load_experts<A>(map_row, prob_row, base, num_experts, row, weight);
+                    unsigned int routed = load_experts<A>(map_row, prob_row, base, num_experts, MOE_ANY_ROW, row, weight);
                     while (routed != 0u) {
                         const int n = min(__popc(routed), MOE_COPY_CHUNK);
                         unsigned int chunk = routed;   // walked again after the reduction, for the experts' ids
@@ -430,8 +440,8 @@ internal static class FusedRoutingCudaSource
         #define MOE_UNPERMUTE_KERNELS(SUFFIX, C, VEC)                                                                \
             extern "C" __global__ void moe_unpermute_##SUFFIX(const C::elem* permuted, const int* row_map,          \
                                                               const C::acc* probs, C::elem* out, i64 num_tokens,     \
-                                                              int num_experts, i64 hidden) {                         \
-                unpermute_rows<C, VEC>(permuted, row_map, probs, out, num_tokens, num_experts, hidden);             \
+                                                              i64 num_rows, int num_experts, i64 hidden) {           \
+                unpermute_rows<C, VEC>(permuted, row_map, probs, out, num_tokens, num_rows, num_experts, hidden);   \
             }                                                                                                       \
             extern "C" __global__ void __launch_bounds__(256)                                                       \
             moe_unpermute_bwd_##SUFFIX(const C::elem* grad_out, const C::elem* permuted, const int* row_map,       \

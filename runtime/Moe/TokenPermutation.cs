@@ -29,8 +29,10 @@ namespace MoeOpGen.Moe;
 /// gradient is a dot product over the hidden size, summed in a fixed but different order on each device, so CPU
 /// and CUDA agree on it to rounding (and each is bit-identical run to run). On the CPU the fused path runs
 /// parallel loops over tensor memory. Host synchronisations on CUDA: the dropless permute reads the routed count
-/// back once (to size its output and to check <c>numOutTokens</c>; drop-and-pad needs none), and the unpermute
-/// checks the row map against the rows once.</para>
+/// back once (drop-and-pad needs none): after queuing the copy when <c>numOutTokens</c> is given (which sizes the
+/// output and is checked against the count), else to size its output. The unpermute reads its check of the row map
+/// against the rows back once, after queuing the gather. The kernels are bounds-safe on their own, so a failed check
+/// throws with the output discarded; docs/routing.md has the details.</para>
 /// <para>Deviations from the reference. The reference ignores <c>drop_and_pad</c> when <c>fused=True</c>;
 /// MoeOpGen honours it on both paths. TE's fused permute writes a zero row for a routed prob of exactly 0;
 /// MoeOpGen copies the token, as the non-fused path does. An integer routing map counts every nonzero entry as
@@ -86,13 +88,34 @@ public static class TokenPermutation
         if (capacity is long c && experts * c > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(numOutTokens), numOutTokens,
                 "The fused path addresses rows with int32: E·capacity must not exceed int.MaxValue.");
-        var (rowMap, rowCount) = BuildRowMap(routingMap, capacity);
-        if (capacity is null && numOutTokens is long expected && expected != rowCount)
-            throw new ArgumentException(
-                $"numOutTokens is {expected} but the routing map routes {rowCount} token copies; the fused dropless path needs them equal (or numOutTokens null).",
-                nameof(numOutTokens));
-        var (fusedPermuted, fusedProbs) = FusedPermuteFunction.Apply(tokens, rowMap, rowCount, probs);
+        var (rowMap, routed) = QueueRowMap(routingMap, capacity);
+        // The routed count is known on the host with drop-and-pad (E·C) and on the CPU: check it before any copy. On
+        // CUDA, dropless, it is in device memory. Given numOutTokens (the reference's callers pass the routed count),
+        // the output is allocated with it and the permute is queued behind the row-map kernels; the count is read
+        // back once, after, and a mismatch throws with the output discarded (the kernel skips rows at or past
+        // numOutTokens, so a wrong count cannot make it write out of bounds). A numOutTokens above T·E cannot be the
+        // count, and is not trusted as an allocation size. Without it the permute must wait for the count, which
+        // FusedPermuteFunction reads as late as it can.
+        var outputRows = routed;
+        if (routed.IsKnown)
+            RequireRoutedCount(routed.Read(), capacity, numOutTokens);
+        else if (numOutTokens is long given && given <= Math.Min(tokenCount * experts, int.MaxValue))
+            outputRows = FusedRowCount.Known(given);
+        var (fusedPermuted, fusedProbs) = FusedPermuteFunction.Apply(tokens, rowMap, outputRows, probs);
+        RequireRoutedCount(routed.Read(), capacity, numOutTokens);   // read already, unless queued behind the permute
         return (fusedPermuted.MoveToOuterDisposeScope(), fusedProbs?.MoveToOuterDisposeScope(), rowMap.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The fused permute's checks of the routed count: it fits the int32 rows and, dropless, equals the
+    /// caller's <paramref name="numOutTokens"/> when given.</summary>
+    private static void RequireRoutedCount(long routedRows, long? capacity, long? numOutTokens)
+    {
+        if (routedRows > int.MaxValue)
+            throw TooManyCopies(null);   // the CUDA builder's int32 rows have wrapped
+        if (capacity is null && numOutTokens is long expected && expected != routedRows)
+            throw new ArgumentException(
+                $"numOutTokens is {expected} but the routing map routes {routedRows} token copies; the fused dropless path needs them equal (or numOutTokens null).",
+                nameof(numOutTokens));
     }
 
     /// <summary>Sums the permuted rows back into token order, optionally weighted by the probs.</summary>
@@ -144,8 +167,16 @@ public static class TokenPermutation
                 RoutingArguments.Probs(probs, sortedIndices.shape, permutedTokens, nameof(probs), "the row map (sortedIndices)");
             // The kernels and the check read the map as a contiguous array; Permute's map already is one.
             var rowMap = sortedIndices.is_contiguous() ? sortedIndices : sortedIndices.contiguous();
-            RequireRowMapMatchesRows(rowMap, rowCount, nameof(sortedIndices));
+            // The check of the map against the rows is queued first. On CUDA the gather is queued behind it before
+            // the check is read back: the kernel skips rows at or past the rows it is given, so it cannot read out of
+            // bounds, and a map that fails the check throws with the output discarded (this scope disposes it). The
+            // CPU kernels trust the map, so there the check is read before the gather.
+            var summary = FusedRouting.QueueRowMapSummary(rowMap);
+            if (!rowMap.is_cuda)
+                RequireRowMapMatchesRows(summary(), rowCount, nameof(sortedIndices));
             var fusedOutput = FusedUnpermuteFunction.Apply(permutedTokens, rowMap, probs);
+            if (rowMap.is_cuda)
+                RequireRowMapMatchesRows(summary(), rowCount, nameof(sortedIndices));
             return fusedOutput.MoveToOuterDisposeScope();
         }
 
@@ -180,40 +211,39 @@ public static class TokenPermutation
     internal static long CapacityPerExpert(long numOutTokens, long experts, long tokenCount)
         => Math.Min(numOutTokens / experts, tokenCount);
 
-    /// <summary>The row map and the row count of the permuted output, built on the routing map's device (internal for
-    /// the bench, which times this step apart from the copy kernel).</summary>
+    /// <summary>The row map and the row count of the permuted output, built on the routing map's device, the count
+    /// read back (internal for the bench, which times this step apart from the copy kernel).</summary>
     internal static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
     {
-        // On CUDA the map is built by MoeOpGen's kernels without copying the routing map to the host. Dropless, the
-        // row count is read back once: the output must be allocated with it, and it is what makes a wrong
-        // numOutTokens an error instead of out-of-bounds writes by the kernel.
-        (Tensor Map, long Rows) built;
+        using var scope = NewDisposeScope();
+        var (map, rows) = QueueRowMap(routingMap, capacity);
+        RequireRoutedCount(rows.Read(), capacity, numOutTokens: null);
+        return (map.MoveToOuterDisposeScope(), rows.Read());
+    }
+
+    /// <summary>The row map, built on the routing map's device by MoeOpGen's kernels on CUDA (the routing map is not
+    /// copied to the host), and its row count, still on the device when dropless on CUDA. The map and a pending
+    /// count's scratch belong to the caller's dispose scope.</summary>
+    private static (Tensor Map, FusedRowCount Rows) QueueRowMap(Tensor routingMap, long? capacity)
+    {
         try
         {
-            built = FusedRouting.BuildRowMap(routingMap, capacity);
+            return FusedRouting.QueueRowMap(routingMap, capacity);
         }
         catch (OverflowException ex)   // the CPU builder's checked int32 rows
         {
             throw TooManyCopies(ex);
         }
-        if (built.Rows > int.MaxValue)
-        {
-            built.Map.Dispose();       // its int32 rows have wrapped
-            throw TooManyCopies(null);
-        }
-        return built;
     }
 
     private static ArgumentException TooManyCopies(Exception? inner)
         => new("routingMap routes more than int.MaxValue token copies, beyond the fused path's int32 rows.", "routingMap", inner);
 
-    /// <summary>The fused unpermute's guard against reads out of bounds: the map places exactly
+    /// <summary>The fused unpermute's check of the map against the rows: the map places exactly
     /// <paramref name="rowCount"/> copies, all in rows below it (one pass, one read-back on CUDA).</summary>
-    private static void RequireRowMapMatchesRows(Tensor rowMap, long rowCount, string name)
+    private static void RequireRowMapMatchesRows((long Copies, long LargestRow) summary, long rowCount, string name)
     {
-        if (rowMap.numel() == 0 && rowCount == 0)
-            return;
-        var (copies, maxRow) = FusedRouting.SummarizeRowMap(rowMap);
+        var (copies, maxRow) = summary;
         if (copies != rowCount || maxRow >= rowCount)
             throw new ArgumentException(
                 $"The row map places {copies} copies in rows up to {maxRow}, but permutedTokens has {rowCount} rows; pass the map Permute returned with these rows.",

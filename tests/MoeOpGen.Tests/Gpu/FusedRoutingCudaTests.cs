@@ -146,9 +146,11 @@ public class FusedRoutingCudaTests
         TensorAssert.Equal(full(new long[] { 64, 16 }, 4f), x.grad!, "d/dx Σ 2·(x copied to 2 experts) = 4");
     }
 
-    /// <summary>The checks that stand between a bad argument and an out-of-bounds kernel write hold on CUDA too.</summary>
+    /// <summary>The checks that stand between a bad argument and a wrong result hold on CUDA too (the row-map and
+    /// numOutTokens checks are read back after the bounds-safe kernels are queued; the others come before any
+    /// launch).</summary>
     [Fact]
-    public void Bad_arguments_on_cuda_are_argument_exceptions_before_any_launch()
+    public void Bad_arguments_on_cuda_are_argument_exceptions()
     {
         RequireCuda();
         using var scope = NewDisposeScope();
@@ -163,6 +165,39 @@ public class FusedRoutingCudaTests
             () => TokenPermutation.Unpermute(permuted, rowMap, tokens.shape, fused: false)).ParamName);
         Assert.Equal("probs", Assert.ThrowsAny<System.ArgumentException>(
             () => TokenPermutation.Unpermute(permuted, rowMap, tokens.shape, probs, fused: true)).ParamName);   // probs on the CPU
+    }
+
+    /// <summary>
+    /// Dropless with numOutTokens, the permute is queued at that size before the routed count is read back; a wrong
+    /// count (smaller, larger, T·E, past T·E, past int32) still throws naming numOutTokens, with probs or without,
+    /// tokens requiring grad or not, and the kernel wrote nothing out of bounds: the context stays healthy and a right
+    /// count, or none, right after gives the fused CPU path's rows.
+    /// </summary>
+    [Fact]
+    public void A_wrong_num_out_tokens_throws_naming_it_and_writes_nothing_out_of_bounds()
+    {
+        RequireCuda();
+        using var scope = NewDisposeScope();
+        var (tokens, map, probs) = RoutingTestData.TopK(tokens: 500, experts: 32, k: 4, hidden: 40, seed: 69);
+        var (expected, expectedProbs, expectedMap) = TokenPermutation.Permute(tokens, map, probs, fused: true);
+        long routed = expected.shape[0], pairs = 500 * 32;
+        var (x, m, p) = (tokens.cuda(), map.cuda(), probs.cuda());
+        foreach (long wrong in new[] { routed - 1, 0, 1, routed + 1, pairs, pairs + 1, 1L << 40 })
+            foreach (bool withProbs in new[] { true, false })
+                foreach (bool grad in new[] { false, true })
+                {
+                    var input = grad ? x.detach().requires_grad_() : x;
+                    var error = Assert.ThrowsAny<System.ArgumentException>(
+                        () => TokenPermutation.Permute(input, m, withProbs ? p : null, numOutTokens: wrong, fused: true));
+                    Assert.True(error.ParamName == "numOutTokens", $"numOutTokens {wrong}, probs {withProbs}, grad {grad}: the error names {error.ParamName}.");
+                }
+        foreach (long? given in new long?[] { routed, null })
+        {
+            var (permuted, permutedProbs, rowMap) = TokenPermutation.Permute(x, m, p, numOutTokens: given, fused: true);
+            TensorAssert.Equal(expected, permuted.cpu(), $"permuted rows, numOutTokens {given?.ToString() ?? "null"}");
+            TensorAssert.Equal(expectedProbs!, permutedProbs!.cpu(), $"permuted probs, numOutTokens {given?.ToString() ?? "null"}");
+            TensorAssert.Equal(expectedMap, rowMap.cpu(), $"row map, numOutTokens {given?.ToString() ?? "null"}");
+        }
     }
 
     internal static void RequireCuda() => Assert.SkipUnless(CudaKernels.IsAvailable, "No CUDA device (or no driver / CUDA libtorch).");

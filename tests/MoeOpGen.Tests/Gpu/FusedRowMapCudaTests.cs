@@ -125,33 +125,73 @@ public class FusedRowMapCudaTests
         Assert.Equal((0L, -1L), FusedRouting.SummarizeRowMap(full(new[] { 4L, 2 }, -1, ScalarType.Int32, device: CUDA)));
     }
 
-    /// <summary>The check between a row map and the rows still holds on CUDA: a map with a row at or past the last
-    /// row, a map with a copy too few, and a map with a copy too many are rejected, naming sortedIndices.</summary>
+    /// <summary>The check between a row map and the rows still holds on CUDA, although the gather is now queued
+    /// before the check is read back: a map with a row at or past the last row (just past it, far past it, at
+    /// int.MaxValue), a map with a copy too few, and a map with a copy too many are rejected, naming sortedIndices,
+    /// with and without probs. The bounds-safe gather then left the context healthy (an illegal address would make
+    /// every later CUDA call fail): a fitting map right after gives the CPU's result.</summary>
     [Fact]
     public void The_fused_cuda_unpermute_rejects_maps_that_do_not_fit_the_rows()
     {
         FusedRoutingCudaTests.RequireCuda();
         using var scope = NewDisposeScope();
-        var (tokens, map, _) = RoutingTestData.TopK(tokens: 300, experts: 8, k: 2, hidden: 16, seed: 71);
+        var (tokens, map, probs) = RoutingTestData.TopK(tokens: 300, experts: 8, k: 2, hidden: 16, seed: 71);
         var (permuted, _, rowMap) = TokenPermutation.Permute(tokens.cuda(), map.cuda(), fused: true);
         Assert.Equal(600, permuted.shape[0]);
-        TensorAssert.Equal(TokenPermutation.Unpermute(permuted.cpu(), rowMap.cpu(), tokens.shape, fused: true),
-                           TokenPermutation.Unpermute(permuted, rowMap, tokens.shape, fused: true).cpu(), "a fitting map is accepted");
+        var expected = TokenPermutation.Unpermute(permuted.cpu(), rowMap.cpu(), tokens.shape, probs, fused: true);
+        TensorAssert.Equal(expected, TokenPermutation.Unpermute(permuted, rowMap, tokens.shape, probs.cuda(), fused: true).cpu(), "a fitting map is accepted");
 
         var (t, e) = FirstEntry(rowMap, copy: true);
         var (u, f) = FirstEntry(rowMap, copy: false);
-        foreach (var (token, expert, row, what) in new[]
-                 {
-                     (t, e, 600, "a row past the end"),   // as many copies as rows, one of them out of range
-                     (t, e, -1, "a copy too few"),        // every row in range, one copy missing
-                     (u, f, 0, "a copy too many"),        // every row in range, a second owner of row 0
-                 })
-        {
-            var bad = rowMap.cpu();   // a copy, edited on the host
-            bad[token, expert] = tensor(row);
-            var error = Assert.ThrowsAny<ArgumentException>(() => TokenPermutation.Unpermute(permuted, bad.cuda(), tokens.shape, fused: true));
-            Assert.True(error.ParamName == "sortedIndices", $"{what}: the error names {error.ParamName}.");
-        }
+        foreach (var withProbs in new[] { false, true })
+            foreach (var (token, expert, row, what) in new[]
+                     {
+                         (t, e, 600, "a row just past the end"),     // as many copies as rows, one of them out of range
+                         (t, e, 1 << 20, "a row far past the end"),
+                         (t, e, int.MaxValue, "a row at int.MaxValue"),
+                         (t, e, -1, "a copy too few"),               // every row in range, one copy missing
+                         (u, f, 0, "a copy too many"),               // every row in range, a second owner of row 0
+                     })
+            {
+                var bad = rowMap.cpu();   // a copy, edited on the host
+                bad[token, expert] = tensor(row);
+                var error = Assert.ThrowsAny<ArgumentException>(() => TokenPermutation.Unpermute(
+                    permuted, bad.cuda(), tokens.shape, withProbs ? probs.cuda() : null, fused: true));
+                Assert.True(error.ParamName == "sortedIndices", $"{what} (probs: {withProbs}): the error names {error.ParamName}.");
+            }
+        TensorAssert.Equal(expected, TokenPermutation.Unpermute(permuted, rowMap, tokens.shape, probs.cuda(), fused: true).cpu(),
+                           "a fitting map right after the rejected ones");
+    }
+
+    /// <summary>The forward kernels are bounds-safe on their own, which is what lets the host queue them before it
+    /// reads the map's check back: the gather-reduce sums only the copies whose row is below the rows it is given
+    /// (bit-identical to the CPU gather over the map with the other entries set to -1), and the permute writes no row
+    /// (nor prob) at or past the rows of its output, checked on guard rows after a view of a larger buffer.</summary>
+    [Fact]
+    public void The_forward_kernels_skip_rows_at_or_past_the_rows_they_are_given()
+    {
+        FusedRoutingCudaTests.RequireCuda();
+        using var scope = NewDisposeScope();
+        var (tokens, map, probs) = RoutingTestData.TopK(tokens: 300, experts: 40, k: 4, hidden: 24, seed: 73);
+        var (cpuPermuted, cpuPermutedProbs, rowMap) = TokenPermutation.Permute(tokens, map, probs, fused: true);
+        const long rows = 1200, kept = 1000;   // the map routes 1200 copies; the kernels get 1000 rows
+
+        var outOfRange = rowMap.ge(kept);
+        var bad = rowMap.masked_fill(rowMap.eq(rows - 1), int.MaxValue);   // one entry at int.MaxValue too
+        var inRangeOnly = bad.masked_fill(outOfRange, -1);
+        var firstRows = cpuPermuted.narrow(0, 0, kept).contiguous();
+        var expectedSum = FusedRouting.GatherReduce(firstRows, inRangeOnly, probs, ScalarType.Float32);
+        var actualSum = FusedRouting.GatherReduce(firstRows.cuda(), bad.cuda(), probs.cuda(), ScalarType.Float32);
+        TensorAssert.Equal(expectedSum, actualSum.cpu(), "gather-reduce over the rows below 1000 only");
+
+        const long guard = 64;
+        var buffer = full(new[] { rows + guard, tokens.shape[1] }, 7.5f, device: CUDA);
+        var probsBuffer = full(new[] { rows + guard }, -3f, device: CUDA);
+        FusedRoutingCudaKernels.CopyToRows(tokens.cuda(), rowMap.cuda(), probs.cuda(), buffer.narrow(0, 0, kept), probsBuffer.narrow(0, 0, kept));
+        TensorAssert.Equal(cpuPermuted.narrow(0, 0, kept), buffer.narrow(0, 0, kept).cpu(), "the rows below 1000");
+        TensorAssert.Equal(cpuPermutedProbs!.narrow(0, 0, kept), probsBuffer.narrow(0, 0, kept).cpu(), "the probs below 1000");
+        Assert.True(buffer.narrow(0, kept, rows + guard - kept).eq(7.5f).all().item<bool>(), "the permute wrote a row at or past 1000");
+        Assert.True(probsBuffer.narrow(0, kept, rows + guard - kept).eq(-3f).all().item<bool>(), "the permute wrote a prob at or past 1000");
     }
 
     /// <summary>The first (token, expert) of the map that has a copy, or that has none.</summary>

@@ -25,8 +25,10 @@ public class FusedRoutingLaunchPlanTests
     public void The_source_defines_exactly_the_listed_kernels_with_the_widths_nvrtc_compiles()
     {
         Assert.Equal(FusedRoutingCudaSource.KernelNames.Order(), Signatures.Keys.Order());
-        Assert.Equal(["tokens", "row_map", "probs", "permuted", "permuted_probs", "num_tokens", "num_experts", "row_units", "prob_bytes"],
+        Assert.Equal(["tokens", "row_map", "probs", "permuted", "permuted_probs", "num_tokens", "num_rows", "num_experts", "row_units", "prob_bytes"],
                      Signatures["moe_permute_w16"].Select(p => p.Name));
+        Assert.Equal(["permuted", "row_map", "probs", "out", "num_tokens", "num_rows", "num_experts", "hidden"],
+                     Signatures["moe_unpermute_bf16_v16"].Select(p => p.Name));   // the gather's bound on the rows it reads
         Assert.SkipUnless(NvrtcCompiler.IsAvailable, "NVRTC is not installed; the PTX widths are not checked.");
         var module = FusedRoutingCudaSource.Module;
         string ptx = NvrtcCompiler.Compile(module.Code, module.ModuleName + ".cu", "compute_80", module.Options).PtxText;
@@ -70,6 +72,7 @@ public class FusedRoutingLaunchPlanTests
         Assert.Equal(hidden * tokens.element_size() / unit, Value(plan, "row_units"));
         Assert.Equal(withProbs ? 4 : 0, Value(plan, "prob_bytes"));
         Assert.Equal(tokenCount, Value(plan, "num_tokens"));
+        Assert.Equal(rows, Value(plan, "num_rows"));   // the bound of the writes: the rows of permuted
         Assert.Equal(experts, Value(plan, "num_experts"));
         Assert.Same(tokens, TensorArgument(plan, "tokens"));
         Assert.Same(permuted, TensorArgument(plan, "permuted"));
@@ -113,6 +116,7 @@ public class FusedRoutingLaunchPlanTests
         Assert.Same(weights, TensorArgument(forward, "probs"));
         Assert.Same(output, TensorArgument(forward, "out"));
         Assert.Equal(hidden, Value(forward, "hidden"));
+        Assert.Equal(rowCount, Value(forward, "num_rows"));   // the bound of the reads: the rows of permuted
         long units = expectedKernel.EndsWith("_v16") ? hidden / (16 / rows.element_size()) : hidden;
         uint warpTaskBlocks = (uint)((tokenCount * ((units + 31) / 32) + 7) / 8);   // 9000 or 18000 warps: under the cap
         Assert.Equal((warpTaskBlocks, 256u, 0u), (forward.Grid, forward.Block, forward.SharedBytes));

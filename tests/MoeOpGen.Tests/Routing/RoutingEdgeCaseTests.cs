@@ -144,8 +144,11 @@ public class RoutingEdgeCaseTests
         using var scope = NewDisposeScope();
         var (tokens, map, _) = RoutingTestData.TopK(tokens: 6, experts: 4, k: 2, hidden: 3, seed: 6);
         Assert.Equal(12, TokenPermutation.Permute(tokens, map, numOutTokens: 12, fused: true).PermutedInput.shape[0]);
-        var error = Assert.ThrowsAny<System.ArgumentException>(() => TokenPermutation.Permute(tokens, map, numOutTokens: 11, fused: true));
-        Assert.Equal("numOutTokens", error.ParamName);
+        foreach (long wrong in new[] { 11L, 0, 13, 24, 25, 1L << 40 })   // below, above, T·E, past T·E, past int32
+        {
+            var error = Assert.ThrowsAny<System.ArgumentException>(() => TokenPermutation.Permute(tokens, map, numOutTokens: wrong, fused: true));
+            Assert.True(error.ParamName == "numOutTokens", $"numOutTokens {wrong}: the error names {error.ParamName}.");
+        }
         // The composite dropless path ignores it, as the reference does.
         Assert.Equal(12, TokenPermutation.Permute(tokens, map, numOutTokens: 11).PermutedInput.shape[0]);
     }
