@@ -214,7 +214,7 @@ internal static class CompileBench
         }
         var registry = CudaModuleRegistry.Shared;
         var unit = registry.CompileUnit(source, kernel);
-        registry.Cache.GetOrCompile(unit, registry.TargetFor(0, computeCapability));
+        registry.Cache.GetOrCompile(unit, registry.TargetFor(computeCapability));
     }
 
     private static Dictionary<string, object?> RunChild(string deviceKind, string cacheDir, bool driverProbe, string? moduleLoading = null)

@@ -170,7 +170,9 @@ internal sealed class CompilerIdentityRecords(string? directory)
                 return null;
             }
         }
-        var facts = new CompilerFacts(versionText, archs.ToArray());
+        // The list itself rather than an array: calls through IReadOnlyList<int> on an int[] (Serialize below, the
+        // target selection) go through SZArrayHelper<int>, JIT-compiled on first use; List<int>'s code is precompiled.
+        var facts = new CompilerFacts(versionText, archs);
         return Serialize(identity, facts).AsSpan().SequenceEqual(span) ? facts : null;
     }
 

@@ -16,10 +16,12 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
     private static readonly Lazy<CudaModuleRegistry> s_shared =
         new(() => new CudaModuleRegistry(KernelCache.Shared), LazyThreadSafetyMode.ExecutionAndPublication);
 
-    private readonly ConcurrentDictionary<(string Key, int Device), Lazy<LoadedModule>> _modules = new();
+    // Keyed by a class of ours rather than a (string, int) tuple: a framework generic over a value-type key has no
+    // precompiled code, and a new process JIT-compiled this dictionary's methods while loading its first kernel.
+    // (Only a miss reaches this dictionary, so the key's allocation does not matter.)
+    private readonly ConcurrentDictionary<ModuleKey, Lazy<LoadedModule>> _modules = new();
     private readonly ConditionalWeakTable<CudaSource, ConcurrentDictionary<(string Kernel, int Device), LoadedFunction>> _functions = new();
     private readonly ConditionalWeakTable<CudaSource, ConcurrentDictionary<string, CudaSource>> _units = new();
-    private readonly ConcurrentDictionary<int, string> _targets = new();
 
     /// <summary>The process-wide registry over <see cref="KernelCache.Shared"/>.</summary>
     public static CudaModuleRegistry Shared => s_shared.Value;
@@ -56,7 +58,8 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
         var device = CudaDevice.Get(deviceIndex);
         var arch = TargetFor(device);
         var image = Cache.GetOrCompile(source, arch, out var key);
-        var lazy = _modules.GetOrAdd((key, deviceIndex), _ => new Lazy<LoadedModule>(
+        var moduleKey = new ModuleKey(key, deviceIndex);
+        var lazy = _modules.GetOrAdd(moduleKey, _ => new Lazy<LoadedModule>(
             () => new LoadedModule(image, device, source.ModuleName), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
@@ -64,24 +67,28 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
         }
         catch
         {
-            _modules.TryRemove(new((key, deviceIndex), lazy));
+            _modules.TryRemove(new(moduleKey, lazy));
             throw;
         }
     }
 
     /// <summary>The architecture compiled for on <paramref name="device"/>: its own as a CUBIN when the compiler
     /// supports it, else PTX (see <see cref="CudaArchitecture.SelectTarget"/>).</summary>
-    public string TargetFor(CudaDevice device) => TargetFor(device.Index, device.ComputeCapability);
+    public string TargetFor(CudaDevice device) => TargetFor(device.ComputeCapability);
 
     /// <inheritdoc cref="TargetFor(CudaDevice)"/>
-    /// <remarks>Takes the device's index and compute capability (e.g. 90) rather than the device, so that
-    /// <c>bench compile --device cpu</c> can run the same selection without one.</remarks>
-    internal string TargetFor(int deviceIndex, int computeCapability) =>
-        _targets.TryGetValue(deviceIndex, out var target) ? target : _targets.GetOrAdd(deviceIndex, _ =>
-        {
-            long started = KernelLoadPhases.Start();
-            var selected = CudaArchitecture.SelectTarget(computeCapability, Cache.Compiler.SupportedArchitectures);
-            KernelLoadPhases.Stop(started, KernelLoadPhases.Target);
-            return selected;
-        });
+    /// <remarks>Takes the device's compute capability (e.g. 90) rather than the device, so that
+    /// <c>bench compile --device cpu</c> can run the same selection without one. Not cached per device: once the
+    /// compiler's architectures are known (the compiler keeps them) the selection is a few comparisons, and runs only
+    /// when a kernel is not yet loaded; an int-keyed dictionary here cost JIT compilation in a new process (no
+    /// precompiled code exists for framework generics over int outside the framework's own uses).</remarks>
+    internal string TargetFor(int computeCapability)
+    {
+        long started = KernelLoadPhases.Start();
+        var selected = CudaArchitecture.SelectTarget(computeCapability, Cache.Compiler.SupportedArchitectures);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.Target);
+        return selected;
+    }
+
+    private sealed record ModuleKey(string CacheKey, int Device);
 }

@@ -72,8 +72,10 @@ internal readonly partial record struct LibraryFileIdentity(string Path, long Si
     }
 
     /// <summary>A <c>struct statx_timestamp</c> (signed seconds, then nanoseconds) as nanoseconds.</summary>
+    // Seconds read as ulong and reinterpreted: the framework has precompiled code for Read<ulong> but not for
+    // Read<long>, which a new process JIT-compiled on the warm path.
     private static long Nanoseconds(ReadOnlySpan<byte> timestamp) =>
-        MemoryMarshal.Read<long>(timestamp) * 1_000_000_000L + MemoryMarshal.Read<uint>(timestamp[8..]);
+        unchecked((long)MemoryMarshal.Read<ulong>(timestamp)) * 1_000_000_000L + MemoryMarshal.Read<uint>(timestamp[8..]);
 
     private static unsafe partial class LibcNative
     {

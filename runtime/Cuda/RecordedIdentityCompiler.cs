@@ -23,7 +23,9 @@ internal sealed class RecordedIdentityCompiler : IKernelCompiler
     private readonly Func<string?> _predictLibrary;
     private readonly Func<string?> _loadedLibrary;
     private readonly CompilerIdentityRecords _records;
-    private readonly Lazy<(CompilerFacts Facts, bool FromRecord)> _facts;
+    // A record class rather than a tuple: Lazy<(CompilerFacts, bool)> is a framework generic over a value type, which
+    // no precompiled code covers, so a new process JIT-compiled it on the warm path.
+    private readonly Lazy<ResolvedFacts> _facts;
     private int _verified;
 
     /// <param name="compiler">The real compiler; asked for its version only when no record applies.</param>
@@ -67,13 +69,15 @@ internal sealed class RecordedIdentityCompiler : IKernelCompiler
         return _compiler.Compile(source, name, arch, options);
     }
 
-    private (CompilerFacts, bool) ResolveFacts()
+    private sealed record ResolvedFacts(CompilerFacts Facts, bool FromRecord);
+
+    private ResolvedFacts ResolveFacts()
     {
         if (FullPathOrNull(_predictLibrary()) is { } predicted && _records.TryRead(predicted) is { } recorded)
-            return (recorded, true);
+            return new(recorded, FromRecord: true);
         var facts = new CompilerFacts(_compiler.Version, [.. _compiler.SupportedArchitectures]);
         if (FullPathOrNull(_loadedLibrary()) is { } loaded) _records.Write(loaded, facts);
-        return (facts, false);
+        return new(facts, FromRecord: false);
     }
 
     private void VerifyRecordedFacts()

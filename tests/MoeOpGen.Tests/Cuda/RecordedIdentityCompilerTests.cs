@@ -49,7 +49,7 @@ public class RecordedIdentityCompilerTests : IDisposable
         var cache = NewCache(warm);
         var registry = new CudaModuleRegistry(cache);
 
-        var target = registry.TargetFor(deviceIndex: 0, computeCapability: 90);
+        var target = registry.TargetFor(computeCapability: 90);
         var image = cache.GetOrCompile(Source, target);
 
         Assert.Equal("sm_90", target);
@@ -58,7 +58,7 @@ public class RecordedIdentityCompilerTests : IDisposable
         Assert.Equal("fake 1.0", warm.Version);
         Assert.Equal(0, refusing.Calls);
         // The recorded architectures drive the target: a newer device than any recorded gets PTX of the newest.
-        Assert.Equal("compute_90", registry.TargetFor(deviceIndex: 1, computeCapability: 100));
+        Assert.Equal("compute_90", registry.TargetFor(computeCapability: 100));
     }
 
     [Fact]
