@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Concurrent;
 using System.Threading;
 using static MoeOpGen.Cuda.Interop.CudaDriverNative;
 
@@ -12,7 +11,10 @@ namespace MoeOpGen.Cuda;
 /// </summary>
 internal sealed class CudaDevice
 {
-    private static readonly ConcurrentDictionary<int, Lazy<CudaDevice>> s_devices = new();
+    // One slot per ordinal, created with the first use (the device count is fixed once the driver is initialized).
+    // An array rather than a ConcurrentDictionary<int, …>: a framework generic over an int key has no precompiled
+    // code, so a new process JIT-compiled that dictionary on its first kernel (docs/gpu.md "First kernel of a process").
+    private static Lazy<CudaDevice>[]? s_devices;
 
     private CudaDevice(int index)
     {
@@ -44,35 +46,42 @@ internal sealed class CudaDevice
     /// <summary>The most shared memory one block may use after opting in with <c>cuFuncSetAttribute</c>.</summary>
     public int MaxSharedMemoryPerBlockOptIn { get; }
 
-    /// <summary>The number of CUDA devices (initializes the driver; throws if it cannot be loaded).</summary>
-    public static int Count
-    {
-        get
-        {
-            CudaDriver.EnsureInitialized();
-            CudaDriver.Check(cuDeviceGetCount(out int count), nameof(cuDeviceGetCount));
-            return count;
-        }
-    }
+    /// <summary>The number of CUDA devices (initializes the driver; throws, every time, if it cannot be loaded).</summary>
+    public static int Count => Slots.Length;
 
-    /// <summary>Device <paramref name="index"/>, initialized on first use.</summary>
+    /// <summary>Device <paramref name="index"/>, initialized on first use (once, however many threads ask).</summary>
     public static CudaDevice Get(int index)
     {
-        if (s_devices.TryGetValue(index, out var known)) return known.Value;
-        int count = Count;
-        if (index < 0 || index >= count)
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"There are {count} CUDA devices.");
-        var lazy = s_devices.GetOrAdd(index, i => new Lazy<CudaDevice>(() => new CudaDevice(i), LazyThreadSafetyMode.ExecutionAndPublication));
+        var slots = Slots;
+        if ((uint)index >= (uint)slots.Length)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"There are {slots.Length} CUDA devices.");
+        var lazy = Volatile.Read(ref slots[index]);
         try
         {
             return lazy.Value;
         }
         catch
         {
-            s_devices.TryRemove(new(index, lazy));
+            // Lazy keeps its exception; a fresh slot lets a later call try again (unless another thread replaced it).
+            Interlocked.CompareExchange(ref slots[index], NewSlot(index), lazy);
             throw;
         }
     }
+
+    private static Lazy<CudaDevice>[] Slots => Volatile.Read(ref s_devices) ?? CreateSlots();
+
+    private static Lazy<CudaDevice>[] CreateSlots()
+    {
+        CudaDriver.EnsureInitialized();
+        CudaDriver.Check(cuDeviceGetCount(out int count), nameof(cuDeviceGetCount));
+        var slots = new Lazy<CudaDevice>[count];
+        for (int i = 0; i < count; i++) slots[i] = NewSlot(i);
+        // A thread that lost the race uses the winner's slots, so each device is still created once.
+        return Interlocked.CompareExchange(ref s_devices, slots, null) ?? slots;
+    }
+
+    private static Lazy<CudaDevice> NewSlot(int index) =>
+        new(() => new CudaDevice(index), LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>
     /// Makes the primary context current on the calling thread. Needed before every driver call that uses a

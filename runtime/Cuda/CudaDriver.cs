@@ -8,7 +8,9 @@ namespace MoeOpGen.Cuda;
 /// <summary>Checking of driver API results and the one-time <c>cuInit</c>.</summary>
 internal static class CudaDriver
 {
-    private static readonly Lazy<int> s_initialized = new(InitializeOnce, LazyThreadSafetyMode.ExecutionAndPublication);
+    // Holds the library (a class) rather than a dummy int: Lazy<int> is a framework generic over a value type, with
+    // no precompiled code, which a new process JIT-compiled on its first kernel (docs/gpu.md "First kernel of a process").
+    private static readonly Lazy<LoadedLibrary> s_initialized = new(InitializeOnce, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Loads <c>libcuda</c> and runs <c>cuInit</c> once per process; throws if either fails.</summary>
     public static void EnsureInitialized() => _ = s_initialized.Value;
@@ -24,11 +26,11 @@ internal static class CudaDriver
         }
     }
 
-    private static int InitializeOnce()
+    private static LoadedLibrary InitializeOnce()
     {
-        _ = CudaLibraries.Driver;   // throws the library-not-found error listing every path tried
+        var driver = CudaLibraries.Driver;   // throws the library-not-found error listing every path tried
         Check(cuInit(0), nameof(cuInit));
-        return 0;
+        return driver;
     }
 
     /// <summary>Throws <see cref="CudaException"/> naming <paramref name="call"/> unless <paramref name="result"/> is success.</summary>

@@ -105,8 +105,10 @@ public readonly struct CudaFunction
                         break;
                     case KernelArgKind.Floats:
                         var values = arg.Floats!;
-                        values.AsSpan().CopyTo(floats[floatOffset..]);
-                        if (values.Length == 0) floats[floatOffset] = 0f;
+                        // A loop, not AsSpan().CopyTo: MemoryExtensions.AsSpan<float> has no ReadyToRun code and was
+                        // JIT-compiled on a process's first launch (docs/gpu.md "First kernel of a process").
+                        for (int j = 0; j < values.Length; j++) floatBase[floatOffset + j] = values[j];
+                        if (values.Length == 0) floatBase[floatOffset] = 0f;
                         pointer[i] = (IntPtr)(floatBase + floatOffset);
                         floatOffset += arg.FloatCount;
                         break;

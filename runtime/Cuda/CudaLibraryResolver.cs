@@ -316,7 +316,10 @@ internal sealed class CudaLibraryResolver
         : $"Install an NVIDIA GPU driver, or set {DriverOverrideVariable} to the full path of libcuda.so.1.";
 
     /// <summary>One place to try: a file path, a soname for the system loader, or a directory to scan.</summary>
-    internal readonly record struct Candidate(string Location, bool IsPath, string? Pattern, string Note)
+    /// <remarks>A class, not a struct: the driver's candidates are a <c>List&lt;Candidate&gt;</c>, and a framework
+    /// generic over a struct has no ReadyToRun code, so a new process JIT-compiled that list's methods while loading
+    /// the driver for its first kernel (docs/gpu.md "First kernel of a process").</remarks>
+    internal sealed record Candidate(string Location, bool IsPath, string? Pattern, string Note)
     {
         public static Candidate File(string path, string note = "") => new(path, true, null, note);
         public static Candidate Name(string soname) => new(soname, false, null, " (system loader)");

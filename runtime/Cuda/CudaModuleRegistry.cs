@@ -20,7 +20,8 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
     // precompiled code, and a new process JIT-compiled this dictionary's methods while loading its first kernel.
     // (Only a miss reaches this dictionary, so the key's allocation does not matter.)
     private readonly ConcurrentDictionary<ModuleKey, Lazy<LoadedModule>> _modules = new();
-    private readonly ConditionalWeakTable<CudaSource, ConcurrentDictionary<(string Kernel, int Device), LoadedFunction>> _functions = new();
+    // Per source, kernels by (device, name) without a value-type key: see PerDeviceTable.
+    private readonly ConditionalWeakTable<CudaSource, PerDeviceTable<LoadedFunction>> _functions = new();
     private readonly ConditionalWeakTable<CudaSource, ConcurrentDictionary<string, CudaSource>> _units = new();
 
     /// <summary>The process-wide registry over <see cref="KernelCache.Shared"/>.</summary>
@@ -34,10 +35,12 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentException.ThrowIfNullOrWhiteSpace(kernelName);
-        var perSource = _functions.GetValue(source, _ => new());
-        if (perSource.TryGetValue((kernelName, deviceIndex), out var function)) return function;
+        // The first call for a source asks the driver for the device count; a miss would reach the driver anyway.
+        var perSource = _functions.GetValue(source, _ => new(CudaDevice.Count));
+        if (perSource.TryGetValue(deviceIndex, kernelName, out var function)) return function;
+        // GetModule validates deviceIndex (CudaDevice.Get) before anything is stored.
         function = GetModule(CompileUnit(source, kernelName), deviceIndex).GetFunction(kernelName);
-        return perSource.GetOrAdd((kernelName, deviceIndex), function);
+        return perSource.GetOrAdd(deviceIndex, kernelName, function);
     }
 
     /// <summary>The source compiled for <paramref name="kernelName"/> (<see cref="CudaSource.CompileUnit"/>), the same

@@ -53,13 +53,12 @@ internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string na
     private const int DefaultDynamicSharedLimit = 48 * 1024;
 
     private readonly object _attributeLock = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(uint Block, uint Shared), int> _residentBlocks = new();
-    private readonly Lazy<int> _maxThreadsPerBlock = new(() =>
-    {
-        device.MakeCurrent();
-        CudaDriver.Check(cuFuncGetAttribute(out int threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, handle), nameof(cuFuncGetAttribute));
-        return threads;
-    });
+    // Occupancy per launch shape: a few shapes per kernel, scanned; copied on add so lookups need no lock. Not a
+    // dictionary keyed by (uint, uint): framework generics over value types (even over a struct of ours) have no
+    // ReadyToRun code in any image, so a new process JIT-compiled that dictionary on its first launch (docs/gpu.md
+    // "First kernel of a process"); a class key would allocate on every launch (OneWaveGrid).
+    private ResidentBlocks[] _residentBlocks = [];
+    private int _maxThreadsPerBlock;   // 0 until asked (not a Lazy<int>, a framework generic over a value type)
     private int _dynamicSharedLimit = DefaultDynamicSharedLimit;
 
     public IntPtr Handle { get; } = handle;
@@ -91,18 +90,53 @@ internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string na
 
     /// <summary>The most threads a block of this kernel may have: 1024, or fewer when its registers per thread do
     /// not fit 1024 threads on a multiprocessor (a launch above it fails with CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES).</summary>
-    public int MaxThreadsPerBlock => _maxThreadsPerBlock.Value;
+    public int MaxThreadsPerBlock
+    {
+        get
+        {
+            int threads = Volatile.Read(ref _maxThreadsPerBlock);
+            if (threads > 0) return threads;
+            // Threads racing here ask the driver each, and get the same answer: no need to ask once only.
+            Device.MakeCurrent();
+            CudaDriver.Check(cuFuncGetAttribute(out threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, Handle), nameof(cuFuncGetAttribute));
+            Volatile.Write(ref _maxThreadsPerBlock, threads);
+            return threads;
+        }
+    }
 
     /// <summary>How many blocks of <paramref name="blockSize"/> threads using <paramref name="dynamicSharedBytes"/>
     /// of dynamic shared memory fit on one multiprocessor at once (registers, shared memory and warps all
     /// counted), as the driver's occupancy calculator says; memoised per shape.</summary>
-    public int ResidentBlocksPerMultiprocessor(uint blockSize, uint dynamicSharedBytes) =>
-        _residentBlocks.GetOrAdd((blockSize, dynamicSharedBytes), key =>
+    public int ResidentBlocksPerMultiprocessor(uint blockSize, uint dynamicSharedBytes)
+    {
+        foreach (var known in Volatile.Read(ref _residentBlocks))
+            if (known.BlockSize == blockSize && known.DynamicSharedBytes == dynamicSharedBytes) return known.Blocks;
+        // Serialized: the shape is asked once, and no add is lost to a racing one.
+        lock (_attributeLock)
         {
+            var shapes = _residentBlocks;
+            foreach (var known in shapes)
+                if (known.BlockSize == blockSize && known.DynamicSharedBytes == dynamicSharedBytes) return known.Blocks;
             Device.MakeCurrent();
-            if (key.Shared > 0) EnsureDynamicSharedMemory(key.Shared);
-            CudaDriver.Check(cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Handle, (int)key.Block, key.Shared),
+            if (dynamicSharedBytes > 0) EnsureDynamicSharedMemory(dynamicSharedBytes);
+            CudaDriver.Check(cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Handle, (int)blockSize, dynamicSharedBytes),
                              nameof(cuOccupancyMaxActiveBlocksPerMultiprocessor));
-            return Math.Max(blocks, 1);
-        });
+            blocks = Math.Max(blocks, 1);
+            var grown = new ResidentBlocks[shapes.Length + 1];
+            shapes.CopyTo(grown, 0);
+            grown[^1] = new ResidentBlocks(blockSize, dynamicSharedBytes, blocks);
+            Volatile.Write(ref _residentBlocks, grown);
+            return blocks;
+        }
+    }
+
+    /// <summary>The occupancy of one launch shape.</summary>
+    private sealed class ResidentBlocks(uint blockSize, uint dynamicSharedBytes, int blocks)
+    {
+        public uint BlockSize { get; } = blockSize;
+
+        public uint DynamicSharedBytes { get; } = dynamicSharedBytes;
+
+        public int Blocks { get; } = blocks;
+    }
 }
