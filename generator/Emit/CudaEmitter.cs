@@ -90,7 +90,7 @@ internal static class CudaEmitter
                 {
                     string entry = name + (v16 ? "_v16" : "");
                     Entry(w, entry,
-                        $"extern \"C\" __global__ void {(v16 ? "MOG_BIAS_BACKWARD_BOUNDS " : "")}{entry}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, const {T}* bias, {T}* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)",
+                        $"extern \"C\" __global__ void {entry}(const {T}* g, const {T}* x, const unsigned char* x8, const float* w, const {T}* bias, {T}* dx, float* dw_partial, float* dbias_partial, long long rows, long long h, long long rows_per_group, int interleaved, int vec, float clamp, mog_scalars s)",
                         $"{{ mog_gated_backward_bias<{T}, {B(wt)}, {B(c)}, {B(f)}, {B(v16)}>(g, x, x8, w, bias, dx, dw_partial, dbias_partial, rows, h, rows_per_group, interleaved, vec, clamp, s); }}");
                 }
             }

@@ -381,7 +381,3 @@ __device__ __forceinline__ void mog_reduce_bias(const float* __restrict__ partia
 // with the clamp from 86 % to 92 %. 32 registers (8 blocks) spilled and ran slower. The block is the launcher's 256
 // (CudaLaunchShapes.PackBlock).
 #define MOG_BIAS_FORWARD_BOUNDS __launch_bounds__(256, 6)
-
-// Backward entry points with a bias on the 16-byte halves path: at most 85 registers, so that six blocks of 128
-// (CudaLaunchShapes.BiasBackwardBlock) fit an SM; the clamped variants need 87 without the cap.
-#define MOG_BIAS_BACKWARD_BOUNDS __launch_bounds__(128, 6)

@@ -41,9 +41,18 @@ partial class QuickGelu
         // FP8 E4M3FN (bias 7, max finite 448, one NaN code per sign), round to nearest even, SATURATING at ±448
         // (the reference's unsaturated cast turns |x| > 464 into NaN). A NaN code is also how a clamped input is
         // remembered for backward: the code's sign says +c or -c, and its gradient is zero.
+        // On sm_89 and later the conversions are single instructions (cvt ... e4m3x2, whose satfinite saturation and
+        // round-to-nearest-even are the rules above); the integer forms cost about 30 instructions an element, which made
+        // the FP8 kernels instruction-bound (H200: backward with bias and FP8 input at 35 % of copy bandwidth against 68 %
+        // reading bf16). Both give the same codes and values; the hardware's NaN is unsigned, so a NaN keeps its sign here.
         __device__ __forceinline__ unsigned char mog_fp8_encode(float f)
         {
             unsigned int sign = (__float_as_uint(f) >> 24) & 0x80u;
+        #if __CUDA_ARCH__ >= 890
+            unsigned short pair;
+            asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(0.f), "f"(f));   // f goes to the low byte
+            return f != f ? (unsigned char)(sign | 0x7fu) : (unsigned char)(pair & 0xffu);
+        #else
             float a = fabsf(f);
             if (a != a) return (unsigned char)(sign | 0x7fu);
             if (a >= 448.f) return (unsigned char)(sign | 0x7eu);
@@ -53,14 +62,23 @@ partial class QuickGelu
             unsigned int e = (u >> 23) - 120u, m = (u >> 20) & 7u;
             if (e > 15u || (e == 15u && m == 7u)) return (unsigned char)(sign | 0x7eu);
             return (unsigned char)(sign | (e << 3) | m);
+        #endif
         }
         __device__ __forceinline__ bool mog_fp8_is_nan(unsigned char q) { return (q & 0x7fu) == 0x7fu; }
         __device__ __forceinline__ float mog_fp8_decode(unsigned char q)
         {
+        #if __CUDA_ARCH__ >= 890
+            unsigned int halves;                                  // the code's f16 value in the low half (every E4M3 is an f16)
+            asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(halves) : "h"((unsigned short)q));
+            float v;
+            asm("cvt.f32.f16 %0, %1;" : "=f"(v) : "h"((unsigned short)(halves & 0xffffu)));
+            return v;
+        #else
             unsigned int e = (q >> 3) & 15u, m = q & 7u;
             float v = e == 0u ? (float)m * 0.001953125f : __uint_as_float(((e + 120u) << 23) | (m << 20));
             if (e == 15u && m == 7u) v = __uint_as_float(0x7fc00000u);
             return (q & 0x80u) ? -v : v;
+        #endif
         }
 
         // Exp and Sigmoid by storage precision (mog_fast = the kernel's storage type is 16-bit, mog_fast_maths<T>).
