@@ -59,18 +59,25 @@ internal sealed class CompilerIdentityRecords(string? directory)
     public CompilerFacts? TryRead(string libraryPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(libraryPath);
-        var recordPath = PathFor(libraryPath);
-        if (recordPath is null || LibraryFileIdentity.Of(libraryPath) is not { } identity) return null;
-        string text;
+        if (Directory is null) return null;
+        long started = KernelLoadPhases.Start();
+        var identity = LibraryFileIdentity.Of(libraryPath);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.LibraryIdentity);
+        if (identity is null) return null;
+        started = KernelLoadPhases.Start();
         try
         {
-            text = File.ReadAllText(recordPath, Encoding.UTF8);
+            var text = File.ReadAllText(PathFor(libraryPath)!, Encoding.UTF8);
+            return Parse(text, identity.Value);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             return null;
         }
-        return Parse(text, identity);
+        finally
+        {
+            KernelLoadPhases.Stop(started, KernelLoadPhases.IdentityRecord);
+        }
     }
 
     /// <summary>Records <paramref name="facts"/> for the library at <paramref name="libraryPath"/> as it is now.</summary>

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
@@ -105,6 +104,10 @@ internal sealed class CudaLibraryResolver
     /// The answer is the first existing file in search order. <see cref="Load"/> goes on to later candidates when
     /// that file fails to load; such a file was never loaded, so no compiler-identity record names it, and a caller
     /// that only trusts recorded files (<see cref="RecordedIdentityCompiler"/>) falls back to loading, as it must.
+    /// <para>It runs on a new process's first kernel (the record is looked up by its answer), so it does no more than
+    /// the answer needs: it stops at the first hit, names later candidates (the <c>/usr/local/cuda-*</c> listing,
+    /// Python environments) only when reached, and takes the best file of a directory in one pass over the listing
+    /// without sorting it.</para>
     /// </remarks>
     public string? Predict(CudaLibrary library)
     {
@@ -113,8 +116,7 @@ internal sealed class CudaLibraryResolver
             if (candidate.Pattern is { } pattern)
             {
                 if (!Directory.Exists(candidate.Location)) continue;
-                var matches = VersionedFiles(candidate.Location, pattern);
-                if (matches.Count > 0) return matches[0];
+                if (PreferredFile(candidate.Location, pattern) is { } file) return file;
                 continue;
             }
             if (!candidate.IsPath) return null;
@@ -200,21 +202,35 @@ internal sealed class CudaLibraryResolver
         return list;
     }
 
-    /// <summary>CUDA toolkit roots: the environment's, then the default install, then versioned installs, newest first.</summary>
+    /// <summary>CUDA toolkit roots: the environment's, then the default install, then versioned installs, newest first;
+    /// each once. Produced as the search reaches them: <c>/usr/local</c> is listed only when the earlier roots had
+    /// no hit.</summary>
     private IEnumerable<string> ToolkitRoots()
     {
-        var roots = new List<string>();
+        var seen = new List<string>();
         foreach (var variable in new[] { "CUDA_HOME", "CUDA_PATH" })
-            if (_getEnvironmentVariable(variable) is { Length: > 0 } root) roots.Add(root);
-        if (!OperatingSystem.IsWindows())
+            if (_getEnvironmentVariable(variable) is { Length: > 0 } root && !seen.Contains(root))
+            {
+                seen.Add(root);
+                yield return root;
+            }
+        if (OperatingSystem.IsWindows()) yield break;
+        const string defaultRoot = "/usr/local/cuda";
+        if (!seen.Contains(defaultRoot))
         {
-            roots.Add("/usr/local/cuda");
-            if (Directory.Exists("/usr/local"))
-                roots.AddRange(Directory.EnumerateDirectories("/usr/local", "cuda-*")
-                                        .OrderByDescending(d => ParseVersion(Path.GetFileName(d)["cuda-".Length..]),
-                                                           VersionComparer.Instance));
+            seen.Add(defaultRoot);
+            yield return defaultRoot;
         }
-        return roots.Distinct(StringComparer.Ordinal);
+        if (!Directory.Exists("/usr/local")) yield break;
+        var versioned = new List<string>(Directory.EnumerateDirectories("/usr/local", "cuda-*"));
+        versioned.Sort((a, b) => CompareVersions(Path.GetFileName(b.AsSpan())["cuda-".Length..],
+                                                 Path.GetFileName(a.AsSpan())["cuda-".Length..]));
+        foreach (var root in versioned)
+            if (!seen.Contains(root))
+            {
+                seen.Add(root);
+                yield return root;
+            }
     }
 
     private static readonly string[] SystemLibraryDirectories =
@@ -271,16 +287,16 @@ internal sealed class CudaLibraryResolver
         }
     }
 
-    /// <summary>Files matching <paramref name="pattern"/>, the highest version suffix first.</summary>
+    /// <summary>Files matching <paramref name="pattern"/>, the highest version suffix first (<see cref="Preferred"/>).</summary>
     private static List<string> VersionedFiles(string directory, string pattern)
     {
         try
         {
-            return Directory.EnumerateFiles(directory, pattern)
-                            .Where(f => !f.Contains("/stubs/", StringComparison.Ordinal))
-                            .OrderByDescending(f => ParseVersion(VersionSuffix(Path.GetFileName(f))), VersionComparer.Instance)
-                            .ThenBy(f => f, StringComparer.Ordinal)
-                            .ToList();
+            var files = new List<string>();
+            foreach (var file in Directory.EnumerateFiles(directory, pattern))
+                if (!IsStub(file)) files.Add(file);
+            files.Sort(Preferred);
+            return files;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -288,18 +304,74 @@ internal sealed class CudaLibraryResolver
         }
     }
 
-    /// <summary>"libnvrtc.so.12.4.99" → "12.4.99"; "nvrtc64_120_0.dll" → "120.0"; "libnvrtc.so" → "".</summary>
-    private static string VersionSuffix(string fileName)
+    /// <summary>The first of <see cref="VersionedFiles"/>, found in one pass without keeping or sorting the others;
+    /// null when none matches.</summary>
+    private static string? PreferredFile(string directory, string pattern)
+    {
+        try
+        {
+            string? best = null;
+            foreach (var file in Directory.EnumerateFiles(directory, pattern))
+                if (!IsStub(file) && (best is null || Preferred(file, best) < 0)) best = file;
+            return best;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsStub(string file) => file.Contains("/stubs/", StringComparison.Ordinal);
+
+    /// <summary>Search order within a directory: the higher version suffix first, then by ordinal name (so that
+    /// <see cref="Load"/> and <see cref="Predict"/> agree whatever order the file system lists them in).</summary>
+    private static int Preferred(string x, string y)
+    {
+        int byVersion = CompareVersions(VersionSuffix(Path.GetFileName(y.AsSpan())), VersionSuffix(Path.GetFileName(x.AsSpan())));
+        return byVersion != 0 ? byVersion : string.CompareOrdinal(x, y);
+    }
+
+    /// <summary>"libnvrtc.so.12.4.99" → "12.4.99"; "nvrtc64_120_0.dll" → "120_0" (parts separated by '_'); "libnvrtc.so" → "".</summary>
+    private static ReadOnlySpan<char> VersionSuffix(ReadOnlySpan<char> fileName)
     {
         int so = fileName.IndexOf(".so.", StringComparison.Ordinal);
         if (so >= 0) return fileName[(so + 4)..];
         int underscore = fileName.IndexOf('_');
-        return underscore >= 0 ? Path.GetFileNameWithoutExtension(fileName)[(underscore + 1)..].Replace('_', '.') : "";
+        return underscore >= 0 ? Path.GetFileNameWithoutExtension(fileName)[(underscore + 1)..] : [];
     }
 
-    private static int[] ParseVersion(string text) =>
-        text.Split('.').Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1)
-            .ToArray();
+    /// <summary>Orders versions numerically, part by part (12.10 &gt; 12.9); a missing part, or one that is not a
+    /// decimal number, counts as -1 and sorts first. Parts are separated by '.' or '_'.</summary>
+    /// <remarks>A loop over the characters rather than Split, LINQ and int.TryParse: this runs on a new process's
+    /// first kernel (<see cref="Predict"/>), where each of those costs JIT compilation or culture set-up.</remarks>
+    internal static int CompareVersions(ReadOnlySpan<char> x, ReadOnlySpan<char> y)
+    {
+        while (x.Length > 0 || y.Length > 0)
+        {
+            int a = NextPart(ref x), b = NextPart(ref y);
+            if (a != b) return a.CompareTo(b);
+        }
+        return 0;
+    }
+
+    /// <summary>The number before the first separator of <paramref name="text"/> (-1 if absent, empty, not all digits
+    /// or above int.MaxValue), and <paramref name="text"/> advanced past the separator.</summary>
+    private static int NextPart(ref ReadOnlySpan<char> text)
+    {
+        if (text.IsEmpty) return -1;
+        int end = text.IndexOfAny('.', '_');
+        var part = end < 0 ? text : text[..end];
+        text = end < 0 ? [] : text[(end + 1)..];
+        if (part.IsEmpty) return -1;
+        long value = 0;
+        foreach (char c in part)
+        {
+            if (c is < '0' or > '9') return -1;
+            value = value * 10 + (c - '0');
+            if (value > int.MaxValue) return -1;
+        }
+        return (int)value;
+    }
 
     private static string FirstLine(string text)
     {
@@ -324,23 +396,5 @@ internal sealed class CudaLibraryResolver
         public static Candidate File(string path, string note = "") => new(path, true, null, note);
         public static Candidate Name(string soname) => new(soname, false, null, " (system loader)");
         public static Candidate Scan(string directory, string pattern) => new(directory, true, pattern, "");
-    }
-
-    /// <summary>Orders version arrays numerically, part by part (12.10 &gt; 12.9); missing parts sort first.</summary>
-    private sealed class VersionComparer : IComparer<int[]>
-    {
-        public static readonly VersionComparer Instance = new();
-
-        public int Compare(int[]? x, int[]? y)
-        {
-            x ??= [];
-            y ??= [];
-            for (int i = 0; i < Math.Max(x.Length, y.Length); i++)
-            {
-                int a = i < x.Length ? x[i] : -1, b = i < y.Length ? y[i] : -1;
-                if (a != b) return a.CompareTo(b);
-            }
-            return 0;
-        }
     }
 }

@@ -87,9 +87,12 @@ internal sealed class CudaModuleRegistry(KernelCache cache)
     /// precompiled code exists for framework generics over int outside the framework's own uses).</remarks>
     internal string TargetFor(int computeCapability)
     {
+        // The compiler's architectures first, untimed here: a compiler that resolves them on first use times its own
+        // parts (RecordedIdentityCompiler: predict_library, library_identity, identity_record, compiler_load).
+        var architectures = Cache.Compiler.SupportedArchitectures;
         long started = KernelLoadPhases.Start();
-        var selected = CudaArchitecture.SelectTarget(computeCapability, Cache.Compiler.SupportedArchitectures);
-        KernelLoadPhases.Stop(started, KernelLoadPhases.Target);
+        var selected = CudaArchitecture.SelectTarget(computeCapability, architectures);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.SelectTarget);
         return selected;
     }
 

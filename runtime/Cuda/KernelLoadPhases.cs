@@ -4,8 +4,10 @@ using System.Diagnostics;
 namespace MoeOpGen.Cuda;
 
 /// <summary>
-/// Timings of the phases of getting a kernel that is not loaded yet — compile unit, target architecture, compiler
-/// version, content key, disk read, entry check, NVRTC compile, disk write, <c>cuModuleLoadData</c>,
+/// Timings of the phases of getting a kernel that is not loaded yet — compile unit, target architecture (split into
+/// predicting the compiler library, its file identity, its identity record, loading it when no record applies, and
+/// the selection itself), compiler version, content key, disk read, entry check, NVRTC compile, disk write,
+/// <c>cuModuleLoadData</c>,
 /// <c>cuModuleGetFunction</c> — for <c>bench compile</c>
 /// (issue 3), which must tell what a process's first kernel load spends its time on.
 /// </summary>
@@ -19,8 +21,24 @@ namespace MoeOpGen.Cuda;
 internal static class KernelLoadPhases
 {
     public const string CompileUnit = "compile_unit";
-    /// <summary>Choosing the architecture compiled for on a device, once per device (asks NVRTC what it supports).</summary>
-    public const string Target = "target";
+
+    // Choosing the target architecture needs the compiler's architectures, once per process; the five phases below
+    // are that work, apart (together they were one phase, "target", until a GPU machine spent 6.8 ms in it against
+    // 1.6-2.0 ms on the development machine and nothing told which part).
+
+    /// <summary>Predicting which compiler library the resolver would load, by <c>stat</c> and directory listings
+    /// (<see cref="CudaLibraryResolver.Predict"/>), and making its path absolute.</summary>
+    public const string PredictLibrary = "predict_library";
+    /// <summary>The predicted library file's identity (<see cref="LibraryFileIdentity.Of"/>: <c>statx</c>, whose
+    /// first call binds the P/Invoke to the C library).</summary>
+    public const string LibraryIdentity = "library_identity";
+    /// <summary>The compiler-identity record: naming it (a hash of the library path), reading and verifying it.</summary>
+    public const string IdentityRecord = "identity_record";
+    /// <summary>Loading the compiler to ask its version and architectures, and recording them; only when no identity
+    /// record applies (so NVRTC's load shows here on a warm cache without a record).</summary>
+    public const string CompilerLoad = "compiler_load";
+    /// <summary>Choosing the architecture from the device's compute capability and the compiler's list.</summary>
+    public const string SelectTarget = "select_target";
     /// <summary>The compiler version that goes into the content key, once per cache (loads NVRTC).</summary>
     public const string CompilerVersion = "compiler_version";
     public const string CacheKey = "cache_key";

@@ -73,10 +73,15 @@ internal sealed class RecordedIdentityCompiler : IKernelCompiler
 
     private ResolvedFacts ResolveFacts()
     {
-        if (FullPathOrNull(_predictLibrary()) is { } predicted && _records.TryRead(predicted) is { } recorded)
+        long started = KernelLoadPhases.Start();
+        var predicted = FullPathOrNull(_predictLibrary());
+        KernelLoadPhases.Stop(started, KernelLoadPhases.PredictLibrary);
+        if (predicted is not null && _records.TryRead(predicted) is { } recorded)
             return new(recorded, FromRecord: true);
+        started = KernelLoadPhases.Start();
         var facts = new CompilerFacts(_compiler.Version, [.. _compiler.SupportedArchitectures]);
         if (FullPathOrNull(_loadedLibrary()) is { } loaded) _records.Write(loaded, facts);
+        KernelLoadPhases.Stop(started, KernelLoadPhases.CompilerLoad);
         return new(facts, FromRecord: false);
     }
 
