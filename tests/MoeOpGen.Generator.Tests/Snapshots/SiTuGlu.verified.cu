@@ -332,35 +332,32 @@ __device__ __forceinline__ void mog_gated_forward(
     mog_store_pack(out + r * h + col, n, vec, y);
 }
 
-// The backward's input pack (x, or its FP8 copy x8) with the clamp applied. `clipped` has bit k set when gate
-// element k was clipped and bit 16 + k for linear element k: their gradient is zero. (A bit mask rather than two
-// bool arrays: sixteen flags kept across the maths took registers the backward with bias needs for its sums.)
-// The FP8 copy stores a clipped element as NaN (its sign tells which end), since the clamp value itself need not
-// be representable in E4M3.
+// The backward's input pack (x, or its FP8 copy x8) with the clamp applied: pass_* says whether the gradient
+// passes the clamp. The FP8 copy stores a clipped element as NaN (its sign tells which end), since the clamp value
+// itself need not be representable in E4M3.
 template <typename T, bool C, bool F8>
 __device__ __forceinline__ void mog_load_backward_input(
     const T* __restrict__ x_row, const unsigned char* __restrict__ x8_row, long long col, int n, long long h,
-    int interleaved, int vec, float c, float* a, float* b, unsigned int& clipped)
+    int interleaved, int vec, float c, float* a, float* b, bool* pass_a, bool* pass_b)
 {
     constexpr int V = 16 / sizeof(T);
-    clipped = 0u;
     if (F8) {
         unsigned char qa[V], qb[V];
         mog_load_fp8_pair<V>(x8_row, col, n, h, interleaved, vec, qa, qb);
 #pragma unroll
         for (int k = 0; k < V; k++) {
-            const bool clip_a = C && mog_fp8_is_nan(qa[k]), clip_b = C && mog_fp8_is_nan(qb[k]);
-            a[k] = clip_a ? c : mog_fp8_decode(qa[k]);
-            b[k] = clip_b ? ((qb[k] & 0x80u) ? -c : c) : mog_fp8_decode(qb[k]);
-            clipped |= (clip_a ? 1u << k : 0u) | (clip_b ? 1u << (16 + k) : 0u);
+            pass_a[k] = !(C && mog_fp8_is_nan(qa[k])); pass_b[k] = !(C && mog_fp8_is_nan(qb[k]));
+            a[k] = pass_a[k] ? mog_fp8_decode(qa[k]) : c;
+            b[k] = pass_b[k] ? mog_fp8_decode(qb[k]) : ((qb[k] & 0x80u) ? -c : c);
         }
     } else {
         mog_load_pair(x_row, col, n, h, interleaved, vec, a, b);
 #pragma unroll
         for (int k = 0; k < V; k++) {
+            pass_a[k] = true; pass_b[k] = true;
             if (C) {
-                if (a[k] > c) { a[k] = c; clipped |= 1u << k; }
-                if (b[k] > c) { b[k] = c; clipped |= 1u << (16 + k); } else if (b[k] < -c) { b[k] = -c; clipped |= 1u << (16 + k); }
+                if (a[k] > c) { a[k] = c; pass_a[k] = false; }
+                if (b[k] > c) { b[k] = c; pass_b[k] = false; } else if (b[k] < -c) { b[k] = -c; pass_b[k] = false; }
             }
         }
     }
@@ -389,16 +386,16 @@ __device__ __forceinline__ void mog_gated_backward(
             const long long col = p * V;
             const int n = (int)(h - col < V ? h - col : V);
             float a[V], b[V], gg[V], da[V], db[V];
-            unsigned int clipped;
-            mog_load_backward_input<T, C, F8>(x + r * 2 * h, x8 + r * 2 * h, col, n, h, interleaved, vec, c, a, b, clipped);
+            bool pass_a[V], pass_b[V];
+            mog_load_backward_input<T, C, F8>(x + r * 2 * h, x8 + r * 2 * h, col, n, h, interleaved, vec, c, a, b, pass_a, pass_b);
             mog_load_pack(g + r * h + col, n, vec, gg);
 #pragma unroll
             for (int k = 0; k < V; k++) {
                 float d_gate, d_linear;
                 const float value = mog_value_and_gradients<mog_fast_maths<T>::value>(a[k], b[k], gg[k] * wr, s, d_gate, d_linear);
                 if (W && k < n) acc += value * gg[k];
-                da[k] = (clipped >> k) & 1u ? 0.f : d_gate;
-                db[k] = (clipped >> (16 + k)) & 1u ? 0.f : d_linear;
+                da[k] = pass_a[k] ? d_gate : 0.f;
+                db[k] = pass_b[k] ? d_linear : 0.f;
             }
             mog_store_pair(dx + r * 2 * h, col, n, h, interleaved, vec, da, db);
         }
@@ -459,8 +456,8 @@ __device__ __forceinline__ void mog_gated_backward_bias(
         if (active) {
             const float wr = W ? w[r] : 1.f;
             float a[V], b[V], gg[V], da[V], db[V];
-            unsigned int clipped;
-            mog_load_backward_input<T, C, F8>(x + r * 2 * h, x8 + r * 2 * h, col, n, h, interleaved, vec, c, a, b, clipped);
+            bool pass_a[V], pass_b[V];
+            mog_load_backward_input<T, C, F8>(x + r * 2 * h, x8 + r * 2 * h, col, n, h, interleaved, vec, c, a, b, pass_a, pass_b);
             mog_load_pack(g + r * h + col, n, vec, gg);
 #pragma unroll
             for (int k = 0; k < V; k++) {
@@ -469,8 +466,8 @@ __device__ __forceinline__ void mog_gated_backward_bias(
                 const float value = mog_value_and_gradients<mog_fast_maths<T>::value>(a[k], b[k], gg[k] * wr, s, d_gate, d_linear);
                 if (W && k < n) dot += value * gg[k];
                 if (k < n) { sum_a[k] += d_gate; sum_b[k] += d_linear; }
-                da[k] = (clipped >> k) & 1u ? 0.f : d_gate;
-                db[k] = (clipped >> (16 + k)) & 1u ? 0.f : d_linear;
+                da[k] = pass_a[k] ? d_gate : 0.f;
+                db[k] = pass_b[k] ? d_linear : 0.f;
             }
             mog_store_pair(dx + r * 2 * h, col, n, h, interleaved, vec, da, db);
         }
