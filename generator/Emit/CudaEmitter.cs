@@ -114,7 +114,7 @@ internal static class CudaEmitter
 
     /// <summary>
     /// One entry point, compiled only when asked for: the runtime compiles each kernel a process uses on its own
-    /// (<c>-DMOG_KERNEL_name</c>, a cache entry each), since instantiating all 97 templates of a gated module
+    /// (<c>-DMOG_KERNEL_name</c>, a cache entry each), since instantiating all 124 entry points of a gated module
     /// takes NVRTC tens of seconds; <c>-DMOG_ALL_KERNELS</c> (CI) compiles them all.
     /// </summary>
     private static void Entry(CodeWriter w, string name, string signature, string body)
