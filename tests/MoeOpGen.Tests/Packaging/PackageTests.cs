@@ -1,7 +1,9 @@
 using System;
+using System.Buffers.Binary;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
+using System.Reflection.PortableExecutable;
 using System.Security;
 using System.Threading.Tasks;
 using System.Xml.Linq;
@@ -30,6 +32,8 @@ public class PackageTests(PackedPackage package, ITestOutputHelper output) : ICl
                  {
                      "lib/net8.0/MoeOpGen.Runtime.dll", "lib/net8.0/MoeOpGen.Runtime.xml",
                      "lib/net8.0/MoeOpGen.Ops.dll", "lib/net8.0/MoeOpGen.Ops.xml",
+                     "lib/net10.0/MoeOpGen.Runtime.dll", "lib/net10.0/MoeOpGen.Runtime.xml",
+                     "lib/net10.0/MoeOpGen.Ops.dll", "lib/net10.0/MoeOpGen.Ops.xml",
                      "analyzers/dotnet/cs/MoeOpGen.Generator.dll", "buildTransitive/MoeOpGen.targets", "README.md",
                  })
             Assert.True(entries.Contains(expected), $"{expected} is missing from the package; it holds:\n{string.Join('\n', entries.Order())}");
@@ -47,7 +51,36 @@ public class PackageTests(PackedPackage package, ITestOutputHelper output) : ICl
         using var nuspecStream = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open();
         var dependencies = XDocument.Load(nuspecStream).Descendants().Where(e => e.Name.LocalName == "dependency")
             .Select(e => $"{e.Attribute("id")!.Value} {e.Attribute("version")!.Value}").ToArray();
-        Assert.Equal(["TorchSharp [0.107.0]"], dependencies);
+        Assert.Equal(["TorchSharp [0.107.0]", "TorchSharp [0.107.0]"], dependencies);   // one group per lib/ framework
+    }
+
+    [Fact]
+    public void LibrariesAreReadyToRunImagesForTheRuntimeOfTheirFolder()
+    {
+        RequirePackage();
+        using var zip = ZipFile.OpenRead(package.PackageFile);
+        foreach (var name in new[] { "MoeOpGen.Runtime.dll", "MoeOpGen.Ops.dll" })
+        {
+            // A runtime runs only the precompiled code of its own ReadyToRun major version (it JIT-compiles the IL
+            // of any other), hence an image per runtime: .NET 8's crossgen2 for lib/net8.0, .NET 10's for net10.0.
+            int net8 = ReadyToRunMajorVersion(zip, $"lib/net8.0/{name}");
+            int net10 = ReadyToRunMajorVersion(zip, $"lib/net10.0/{name}");
+            Assert.True(net8 > 0 && net10 > net8, $"{name}: ReadyToRun major versions {net8} (net8.0) and {net10} (net10.0)");
+        }
+    }
+
+    /// <summary>The major version of the ReadyToRun header of a packed assembly, or 0 when it is IL only.</summary>
+    private static int ReadyToRunMajorVersion(ZipArchive zip, string entry)
+    {
+        using var stream = new MemoryStream();
+        using (var packed = zip.GetEntry(entry)!.Open()) packed.CopyTo(stream);
+        stream.Position = 0;
+        using var pe = new PEReader(stream);
+        var header = pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory;
+        if (header.Size == 0) return 0;
+        var data = pe.GetSectionData(header.RelativeVirtualAddress).GetContent(0, 8);
+        Assert.Equal(0x00525452u, BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan()));   // "RTR": READYTORUN_HEADER
+        return BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan()[4..]);
     }
 
     [Fact]
