@@ -129,8 +129,8 @@ internal sealed class RoutingBench(BenchDevice device, RowRunner rows, Action sa
         long t = shape.Tokens, p = shape.PermuteHidden, x = shape.Experts, n = t * shape.TopK;
         int e = dtype.Size;
         rows.Measure(Part("permute row map", shape, dtype, [t, x], t * x * (1 + 4)),
-            () => _ = Moe.TokenPermutation.BuildRowMap(routingMap, capacity: null), null);
-        var (rowMap, rowCount) = Moe.TokenPermutation.BuildRowMap(routingMap, capacity: null);
+            () => _ = Moe.FusedRouting.BuildRowMap(routingMap, capacity: null), null);
+        var (rowMap, rowCount) = Moe.FusedRouting.BuildRowMap(routingMap, capacity: null);
         rows.Measure(Part("permute probs kernel", shape, dtype, [t, p], ByteModel.PermuteForward(t, p, x, n, e, true)),
             () => _ = Moe.FusedRouting.Permute(tokens, rowMap, Moe.FusedRowCount.Known(rowCount), probs), null);
         rows.Measure(Part("unpermute probs kernel", shape, dtype, [n, p], ByteModel.UnpermuteForward(t, p, x, n, e, true)),

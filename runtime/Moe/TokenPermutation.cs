@@ -96,13 +96,15 @@ public static class TokenPermutation
         // numOutTokens, so a wrong count cannot make it write out of bounds). A numOutTokens above T·E cannot be the
         // count, and is not trusted as an allocation size. Without it the permute must wait for the count, which
         // FusedPermuteFunction reads as late as it can.
+        bool countPending = !routed.IsKnown;
         var outputRows = routed;
-        if (routed.IsKnown)
+        if (!countPending)
             RequireRoutedCount(routed.Read(), capacity, numOutTokens);
         else if (numOutTokens is long given && given <= Math.Min(tokenCount * experts, int.MaxValue))
             outputRows = FusedRowCount.Known(given);
         var (fusedPermuted, fusedProbs) = FusedPermuteFunction.Apply(tokens, rowMap, outputRows, probs);
-        RequireRoutedCount(routed.Read(), capacity, numOutTokens);   // read already, unless queued behind the permute
+        if (countPending)
+            RequireRoutedCount(routed.Read(), capacity, numOutTokens);   // read inside Apply, or now, behind the permute
         return (fusedPermuted.MoveToOuterDisposeScope(), fusedProbs?.MoveToOuterDisposeScope(), rowMap.MoveToOuterDisposeScope());
     }
 
@@ -210,16 +212,6 @@ public static class TokenPermutation
     /// <summary>Rows per expert in the drop-and-pad layout: <c>min(numOutTokens / E, T)</c>.</summary>
     internal static long CapacityPerExpert(long numOutTokens, long experts, long tokenCount)
         => Math.Min(numOutTokens / experts, tokenCount);
-
-    /// <summary>The row map and the row count of the permuted output, built on the routing map's device, the count
-    /// read back (internal for the bench, which times this step apart from the copy kernel).</summary>
-    internal static (Tensor Map, long Rows) BuildRowMap(Tensor routingMap, long? capacity)
-    {
-        using var scope = NewDisposeScope();
-        var (map, rows) = QueueRowMap(routingMap, capacity);
-        RequireRoutedCount(rows.Read(), capacity, numOutTokens: null);
-        return (map.MoveToOuterDisposeScope(), rows.Read());
-    }
 
     /// <summary>The row map, built on the routing map's device by MoeOpGen's kernels on CUDA (the routing map is not
     /// copied to the host), and its row count, still on the device when dropless on CUDA. The map and a pending
