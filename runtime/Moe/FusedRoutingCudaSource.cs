@@ -495,13 +495,31 @@ internal static class FusedRoutingCudaSource
         //  3. moe_row_map_rows_w*: walks the tile again and writes the rows.
         // Every sum is an integer count, so the map does not depend on the schedule. A map entry is routed when it is
         // nonzero; M is an unsigned integer of the map's element width (bool and int8/uint8: 1 byte).
+        // One (tile, expert) pair: the expert's column over the tokens [first, end) of tile tile_index.
+        struct TilePair {
+            i64 tile_index, first, end;
+            int expert;
+        };
+
+        // The (tile, expert) pairs of a grid-stride loop: pair = tile_index * E + expert, so that neighbouring
+        // threads take neighbouring experts of the same tokens.
         struct TilePairs {
-            i64 tiles, count, first, stride;
-            __device__ __forceinline__ TilePairs(i64 num_tokens, int num_experts, i64 tile) {
+            i64 num_tokens, tile, tiles, count, first, stride;
+            int num_experts;
+            __device__ __forceinline__ TilePairs(i64 num_tokens_, int num_experts_, i64 tile_)
+                : num_tokens(num_tokens_), tile(tile_), num_experts(num_experts_) {
                 tiles = (num_tokens + tile - 1) / tile;
                 count = tiles * num_experts;
                 first = (i64)blockIdx.x * blockDim.x + threadIdx.x;
                 stride = (i64)gridDim.x * blockDim.x;
+            }
+            __device__ __forceinline__ TilePair at(i64 pair) const {
+                TilePair p;
+                p.tile_index = pair / num_experts;
+                p.expert = (int)(pair - p.tile_index * num_experts);
+                p.first = p.tile_index * tile;
+                p.end = p.first + tile < num_tokens ? p.first + tile : num_tokens;
+                return p;
             }
         };
 
@@ -510,14 +528,11 @@ internal static class FusedRoutingCudaSource
                                               i64 num_tokens, int num_experts, i64 tile) {
             const TilePairs pairs(num_tokens, num_experts, tile);
             for (i64 pair = pairs.first; pair < pairs.count; pair += pairs.stride) {
-                const i64 tile_index = pair / num_experts;
-                const int expert = (int)(pair - tile_index * num_experts);
-                const i64 first = tile_index * tile;
-                const i64 end = first + tile < num_tokens ? first + tile : num_tokens;
+                const TilePair p = pairs.at(pair);
                 i64 routed = 0;
                 #pragma unroll 8
-                for (i64 t = first; t < end; ++t) routed += routing_map[t * num_experts + expert] != M(0);
-                counts[(i64)expert * pairs.tiles + tile_index] = routed;
+                for (i64 t = p.first; t < p.end; ++t) routed += routing_map[t * num_experts + p.expert] != M(0);
+                counts[(i64)p.expert * pairs.tiles + p.tile_index] = routed;
             }
         }
 
@@ -526,17 +541,15 @@ internal static class FusedRoutingCudaSource
                                    int* __restrict__ row_map, i64 num_tokens, int num_experts, i64 tile, i64 capacity) {
             const TilePairs pairs(num_tokens, num_experts, tile);
             for (i64 pair = pairs.first; pair < pairs.count; pair += pairs.stride) {
-                const i64 tile_index = pair / num_experts;
-                const int expert = (int)(pair - tile_index * num_experts);
-                const i64 first = tile_index * tile;
-                const i64 end = first + tile < num_tokens ? first + tile : num_tokens;
+                const TilePair p = pairs.at(pair);
+                const int expert = p.expert;
                 // Routed pairs of the experts before this one, plus this expert's routed tokens before the tile.
-                i64 routed_before = prefix[(i64)expert * pairs.tiles + tile_index];
+                i64 routed_before = prefix[(i64)expert * pairs.tiles + p.tile_index];
                 if (capacity < 0) {
                     // Dropless: the row is the number of routed pairs before this one in the permuted order. A count
                     // beyond INT_MAX wraps here; the host reads the total back and rejects such a map.
                     #pragma unroll 8
-                    for (i64 t = first; t < end; ++t) {
+                    for (i64 t = p.first; t < p.end; ++t) {
                         const bool routed = routing_map[t * num_experts + expert] != M(0);
                         row_map[t * num_experts + expert] = routed ? (int)routed_before : -1;
                         routed_before += routed;
@@ -549,7 +562,7 @@ internal static class FusedRoutingCudaSource
                     const i64 routed_count = prefix[(i64)(expert + 1) * pairs.tiles] - expert_first;
                     i64 rank = routed_before - expert_first;   // the expert's routed tokens before t
                     #pragma unroll 8
-                    for (i64 t = first; t < end; ++t) {
+                    for (i64 t = p.first; t < p.end; ++t) {
                         const bool routed = routing_map[t * num_experts + expert] != M(0);
                         const i64 slot = routed ? rank : routed_count + (t - rank);   // t - rank unrouted tokens precede t
                         row_map[t * num_experts + expert] = slot < capacity ? (int)(expert * capacity + slot) : -1;
