@@ -196,6 +196,9 @@ internal static class CompileBench
         m["get_function_total_ms"] = Math.Round(loads.Values.Sum(t => t.TotalMs), 2);
         m["get_function_phases_ms"] = loads.ToDictionary(kv => kv.Key, kv => kv.Value.PhasesWithRest());
         m["get_function_major_page_faults"] = loads.ToDictionary(kv => kv.Key, kv => kv.Value.MajorPageFaults);
+        m["get_function_jit_ms"] = loads.ToDictionary(kv => kv.Key, kv => kv.Value.JitMs);
+        m["get_function_jit_methods"] = loads.ToDictionary(kv => kv.Key, kv => kv.Value.JitMethods);
+        m["get_function_assemblies_loaded"] = loads.ToDictionary(kv => kv.Key, kv => kv.Value.AssembliesLoaded);
         if (cuda) m["first_launch_ms"] = Time(LaunchForwardBackward);
         m["total_since_spawn_ms"] = SinceSpawn();
         Console.WriteLine(ChildMarker + JsonSerializer.Serialize(m));
@@ -272,6 +275,10 @@ internal static class CompileBench
                 TargetPhases.Sum(phase => Number(c, "get_function_phases_ms", first, phase) is var v && double.IsNaN(v) ? 0 : v)));
             b[prefix + "first_kernel_cache_key_ms"] = Median(children, "get_function_phases_ms", first, KernelLoadPhases.CacheKey);
             b[prefix + "first_kernel_unattributed_ms"] = Median(children, "get_function_phases_ms", first, "unattributed");
+            // Of the unattributed rest, what the .NET runtime says it spent on JIT compilation, and its assembly loads.
+            b[prefix + "first_kernel_jit_ms"] = Median(children, "get_function_jit_ms", first);
+            b[prefix + "first_kernel_jit_methods"] = Median(children, "get_function_jit_methods", first);
+            b[prefix + "first_kernel_assemblies_loaded"] = Median(children, "get_function_assemblies_loaded", first);
             b[prefix + "second_kernel_ms"] = Median(children, "get_function_ms", second);
             b[prefix + "second_kernel_cache_key_ms"] = Median(children, "get_function_phases_ms", second, KernelLoadPhases.CacheKey);
         }

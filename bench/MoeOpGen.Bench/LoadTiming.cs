@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using System.Runtime;
 using MoeOpGen.Cuda;
 
 namespace MoeOpGen.Bench;
@@ -10,9 +11,13 @@ namespace MoeOpGen.Bench;
 /// One call into the runtime's kernel-load path timed whole and by phase (<see cref="KernelLoadPhases"/>: compile
 /// unit, content key, disk read, NVRTC compile, disk write, cuModuleLoadData, cuModuleGetFunction). What the
 /// phases do not cover is <see cref="UnattributedMs"/>: .NET JIT compilation of the path on its first call, the
-/// runtime's lazily created objects (the shared cache and registry, the device), dictionary work.
+/// runtime's lazily created objects (the shared cache and registry, the device), dictionary work. Of that rest, the
+/// .NET runtime itself tells how much was JIT compilation on this thread (<see cref="JitInfo"/>) and how many
+/// assemblies were loaded, so the part left unexplained is what neither covers (type loads, ReadyToRun fixups,
+/// static constructors).
 /// </summary>
-internal sealed record LoadTiming(double TotalMs, IReadOnlyDictionary<string, double> PhasesMs, long MajorPageFaults)
+internal sealed record LoadTiming(double TotalMs, IReadOnlyDictionary<string, double> PhasesMs, long MajorPageFaults,
+    double JitMs, long JitMethods, int AssembliesLoaded)
 {
     public double UnattributedMs => Math.Round(TotalMs - PhasesMs.Values.Sum(), 2);
 
@@ -26,6 +31,9 @@ internal sealed record LoadTiming(double TotalMs, IReadOnlyDictionary<string, do
         phases.Clear();
         KernelLoadPhases.ThreadListener = Record;
         long faults = PageFaults.Major();
+        int assemblies = AppDomain.CurrentDomain.GetAssemblies().Length;
+        long jitMethods = JitInfo.GetCompiledMethodCount(currentThread: true);
+        var jitTime = JitInfo.GetCompilationTime(currentThread: true);
         var clock = Stopwatch.StartNew();
         try
         {
@@ -36,11 +44,18 @@ internal sealed record LoadTiming(double TotalMs, IReadOnlyDictionary<string, do
             clock.Stop();
             KernelLoadPhases.ThreadListener = null;
         }
+        // Read before anything below JIT-compiles (the dictionary copies do, on their first call).
+        long jitMethodsAfter = JitInfo.GetCompiledMethodCount(currentThread: true);
+        var jitTimeAfter = JitInfo.GetCompilationTime(currentThread: true);
+        int assembliesAfter = AppDomain.CurrentDomain.GetAssemblies().Length;
         long faultsAfter = PageFaults.Major();
         return new LoadTiming(
             Math.Round(clock.Elapsed.TotalMilliseconds, 2),
             phases.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 3)),
-            faults < 0 || faultsAfter < 0 ? -1 : faultsAfter - faults);
+            faults < 0 || faultsAfter < 0 ? -1 : faultsAfter - faults,
+            Math.Round((jitTimeAfter - jitTime).TotalMilliseconds, 3),
+            jitMethodsAfter - jitMethods,
+            assembliesAfter - assemblies);
     }
 
     /// <summary>The phases and the unattributed rest, milliseconds, as one JSON object.</summary>

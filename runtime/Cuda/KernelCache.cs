@@ -31,7 +31,11 @@ internal sealed class KernelCache
     /// matches the library that would be loaded, so a process whose kernels are all on disk never loads NVRTC.</summary>
     private static KernelCache CreateShared()
     {
-        var disk = new KernelDiskCache(KernelDiskCache.DefaultDirectory(Environment.GetEnvironmentVariable), Console.Error.WriteLine);
+        // The warning sink is a lambda, not the method group Console.Error.WriteLine: evaluating Console.Error sets up
+        // the console's writer and encoding (about 2 ms, JIT included), which a process would pay on its first kernel
+        // load even when nothing is ever written.
+        var disk = new KernelDiskCache(KernelDiskCache.DefaultDirectory(Environment.GetEnvironmentVariable),
+                                       message => Console.Error.WriteLine(message));
         return new KernelCache(RecordedIdentityCompiler.ForNvrtc(disk.Directory), disk);
     }
 

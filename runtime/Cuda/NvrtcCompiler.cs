@@ -144,7 +144,10 @@ public static class NvrtcCompiler
             Check(nvrtcGetNumSupportedArchs(out int count), nameof(nvrtcGetNumSupportedArchs));
             var archs = new int[count];
             fixed (int* p = archs) Check(nvrtcGetSupportedArchs(p), nameof(nvrtcGetSupportedArchs));
-            return archs.Order().ToArray();
+            // Ascending, as the selection expects; Array.Sort rather than LINQ's Order, which is JIT-compiled for
+            // int in every new process (this runs on the first kernel load when no compiler-identity record applies).
+            Array.Sort(archs);
+            return archs;
         }
         catch (EntryPointNotFoundException)
         {

@@ -79,7 +79,9 @@ internal sealed class RecordedIdentityCompiler : IKernelCompiler
         if (predicted is not null && _records.TryRead(predicted) is { } recorded)
             return new(recorded, FromRecord: true);
         started = KernelLoadPhases.Start();
-        var facts = new CompilerFacts(_compiler.Version, [.. _compiler.SupportedArchitectures]);
+        // The compiler's list as it is (compilers hand out lists they never change): a copy through the interface
+        // would JIT-compile a framework generic over int in a new process.
+        var facts = new CompilerFacts(_compiler.Version, _compiler.SupportedArchitectures);
         if (FullPathOrNull(_loadedLibrary()) is { } loaded) _records.Write(loaded, facts);
         KernelLoadPhases.Stop(started, KernelLoadPhases.CompilerLoad);
         return new(facts, FromRecord: false);

@@ -38,6 +38,8 @@ public class CudaArchitectureTests
     [InlineData("sm_90a", KernelImageKind.Cubin)]
     [InlineData("compute_90", KernelImageKind.Ptx)]
     [InlineData("sm_100", KernelImageKind.Cubin)]
+    [InlineData("sm_100f", KernelImageKind.Cubin)]
+    [InlineData("compute_120a", KernelImageKind.Ptx)]
     public void ArchitectureNamesGiveTheImageKind(string arch, KernelImageKind kind) =>
         Assert.Equal(kind, CudaArchitecture.KindOf(arch, "arch"));
 
@@ -46,6 +48,18 @@ public class CudaArchitectureTests
     [InlineData("80")]
     [InlineData("SM_80")]
     [InlineData("")]
-    public void MalformedArchitectureNamesAreRejected(string arch) =>
-        Assert.Equal("arch", Assert.Throws<ArgumentException>(() => CudaArchitecture.KindOf(arch, "arch")).ParamName);
+    [InlineData(null)]
+    [InlineData("sm_8")]
+    [InlineData("sm_1000")]
+    [InlineData("sm_90b")]
+    [InlineData("sm_90aa")]
+    [InlineData("sm_a")]
+    [InlineData("sm_")]
+    [InlineData("compute_9x")]
+    [InlineData("ptx_90")]
+    [InlineData(" sm_90")]
+    [InlineData("sm_90\n")]
+    [InlineData("sm_٩٠")]   // Arabic-Indic digits: not ASCII
+    public void MalformedArchitectureNamesAreRejected(string? arch) =>
+        Assert.Equal("arch", Assert.Throws<ArgumentException>(() => CudaArchitecture.KindOf(arch!, "arch")).ParamName);
 }

@@ -130,6 +130,32 @@ public class CudaLibraryResolverTests : IDisposable
     }
 
     [Fact]
+    public void KnownSonamesComeBeforeTheDirectoryListing()
+    {
+        if (OperatingSystem.IsWindows()) Assert.Skip("The search paths under test are Linux's.");
+        // A toolkit's lib64: the soname link and the fully versioned file it points to (here plain files).
+        var withSoname = _directory.Combine("cuda", "lib64");
+        Directory.CreateDirectory(withSoname);
+        File.WriteAllText(Path.Combine(withSoname, "libnvrtc.so.13"), "");
+        File.WriteAllText(Path.Combine(withSoname, "libnvrtc.so.13.0.88"), "");
+        var tried = new List<string>();
+        var resolver = new CudaLibraryResolver(Env(("CUDA_HOME", _directory.Combine("cuda")), ("HOME", _directory.Path)), RefusingLoader(tried));
+
+        // The soname is taken without listing the directory; Load tries it first, then the rest of the listing.
+        Assert.Equal(Path.Combine(withSoname, "libnvrtc.so.13"), resolver.Predict(CudaLibrary.Nvrtc));
+        Assert.Throws<CudaLibraryNotFoundException>(() => resolver.Load(CudaLibrary.Nvrtc));
+        Assert.Equal([Path.Combine(withSoname, "libnvrtc.so.13"), Path.Combine(withSoname, "libnvrtc.so.13.0.88")], tried.Take(2));
+
+        // Without a known soname the listing decides, the highest version first.
+        var withoutSoname = _directory.Combine("other", "lib64");
+        Directory.CreateDirectory(withoutSoname);
+        File.WriteAllText(Path.Combine(withoutSoname, "libnvrtc.so.12.8.93"), "");
+        File.WriteAllText(Path.Combine(withoutSoname, "libnvrtc.so.13.0.88"), "");
+        var listing = new CudaLibraryResolver(Env(("CUDA_HOME", _directory.Combine("other")), ("HOME", _directory.Path)), RefusingLoader([]));
+        Assert.Equal(Path.Combine(withoutSoname, "libnvrtc.so.13.0.88"), listing.Predict(CudaLibrary.Nvrtc));
+    }
+
+    [Fact]
     public void PredictFollowsTheOverride()
     {
         var file = _directory.Combine("libnvrtc.so.42");
