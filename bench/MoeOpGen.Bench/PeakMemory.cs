@@ -47,7 +47,7 @@ internal static class PeakMemory
         }
     }
 
-    private static void ReleaseCachedSegments(BenchDevice device)
+    internal static void ReleaseCachedSegments(BenchDevice device)
     {
         var (_, total) = CudaKernels.MemoryInfo(0);
         try

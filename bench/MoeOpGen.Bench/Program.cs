@@ -8,7 +8,7 @@ namespace MoeOpGen.Bench;
 
 /// <summary>
 /// MoeOpGen's GPU benchmark suite. Commands: <c>ops</c> (gated operators), <c>routing</c> (permute/unpermute),
-/// <c>compile</c> (NVRTC and kernel-cache timings). Each writes DIR/&lt;command&gt;.json and .md and prints a short
+/// <c>compile</c> (NVRTC and kernel-cache timings), <c>memory</c> (a step's peak memory, part by part). Each writes DIR/&lt;command&gt;.json and .md and prints a short
 /// table; bench/compare.py sets the JSON beside the PyTorch peers'. <c>--device cpu</c> is a dry run on tiny
 /// shapes (Stopwatch timing) for machines without a GPU.
 /// </summary>
@@ -22,6 +22,7 @@ internal static class Program
             TimedCommand("routing", "MoeUtils.Permute / Unpermute, non-fused and fused, with and without probs, forward and forward+backward.", withOps: false),
             CompileCommand(),
             CompileChildCommand(),
+            MemoryCommand(),
         };
         return root.Parse(args).Invoke();
     }
@@ -130,6 +131,19 @@ internal static class Program
             outOption, device,
         };
         command.SetAction(parse => Guard(() => CompileBench.Run(parse.GetValue(device)!.ToLowerInvariant(), parse.GetValue(outOption)!)));
+        return command;
+    }
+
+    private static Command MemoryCommand()
+    {
+        var outOption = OutOption();
+        var shapes = new Option<string?>("--shapes") { Description = "Comma-separated: gpt-oss, mixtral, deepseek (default: all)." };
+        var command = new Command("memory", "Where the peak memory of a weighted bf16 SwiGLU forward+backward goes, part by part (CUDA only).")
+        {
+            outOption, shapes,
+        };
+        command.SetAction(parse => Guard(() => MemorySteps.Run(parse.GetValue(outOption)!,
+            ModelShape.Parse(parse.GetValue(shapes) ?? "gpt-oss,mixtral,deepseek", "--shapes"))));
         return command;
     }
 
