@@ -46,7 +46,9 @@ publish tests/MoeOpGen.Tests "$bundle/tests"
 # The MoE demo with TorchSharp alone (TorchBackend=system): it uses the machine's libtorch, like the tests.
 publish samples/MoeDemo "$bundle/demo" -p:TorchBackend=system
 if [[ -d bench/MoeOpGen.Bench ]]; then
-  publish bench/MoeOpGen.Bench "$bundle/bench"
+  # The bench's own code precompiled too, as an application published ReadyToRun would be: `bench compile` times
+  # a new process's first kernel load, which should not include JIT-compiling the harness that asks for it.
+  publish bench/MoeOpGen.Bench "$bundle/bench" "-p:MoeOpGenReadyToRunAssemblies=MoeOpGen.Runtime%3BMoeOpGen.Ops%3BMoeOpGen.Bench"
 else
   echo "== bench/MoeOpGen.Bench does not exist yet: the bundle has no .NET bench (run.sh bench runs the peers alone)"
 fi

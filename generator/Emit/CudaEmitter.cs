@@ -122,18 +122,32 @@ internal static class CudaEmitter
 
     private static string B(bool value) => value ? "true" : "false";
 
+    /// <summary>SHA-256 of <paramref name="text"/>'s UTF-8 bytes as lowercase hex (CudaSource.CodeSha256's form).</summary>
+    private static string Sha256Hex(string text)
+    {
+        using var sha = System.Security.Cryptography.SHA256.Create();
+        var hash = sha.ComputeHash(System.Text.Encoding.UTF8.GetBytes(text));
+        var hex = new System.Text.StringBuilder(2 * hash.Length);
+        foreach (var b in hash) hex.Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+        return hex.ToString();
+    }
+
     public static string Emit(OperatorModel m)
     {
         var w = SourceHeader.Begin(m.Namespace);
         w.Line("[global::MoeOpGen.Cuda.CudaModule]");
         w.Open($"partial class {m.ClassName}");
+        w.Line("// CodeSha256 (last line) is the SHA-256 of this code: a new process finds its first kernel in the disk cache");
+        w.Line("// without hashing the source; the runtime checks it before every compilation.");
         w.Line($"/// <summary>The CUDA module of <see cref=\"{m.ClassName}\"/>, compiled by NVRTC on first use and cached.</summary>");
         w.Line($"/// <remarks>Kernels: <c>{m.KernelPrefix}_fwd_*</c> and <c>{m.KernelPrefix}_bwd_*</c> for f32, f16 and bf16" +
                (m.Kind == OperatorKind.Gated ? ", each variant suffixed by w (weights), b (bias), c (clamp), f (fp8 input store).</remarks>" : ".</remarks>"));
         w.Line(SourceHeader.GeneratedCode);
+        // The digest is of the string the raw literal below denotes: these lines joined by '\n', without the last.
+        var code = KernelSource(m).Replace("\r", "").TrimEnd('\n');
         w.Line($"public static global::MoeOpGen.Cuda.CudaSource CudaSource {{ get; }} = new(\"{m.KernelPrefix}\", \"\"\"");
-        foreach (var line in KernelSource(m).TrimEnd('\n').Split('\n')) w.Line(line.Length == 0 ? "" : "    " + line);
-        w.Line("    \"\"\") { CompiledPerKernel = true };");
+        foreach (var line in code.Split('\n')) w.Line(line.Length == 0 ? "" : "    " + line);
+        w.Line($"    \"\"\") {{ CompiledPerKernel = true, CodeSha256 = \"{Sha256Hex(code)}\" }};");
         w.Close();
         return w.ToString();
     }

@@ -17,6 +17,9 @@ public sealed partial record CudaSource(string ModuleName, string Code)
     private readonly string _moduleName = ValidName(ModuleName);
     private readonly string _code = ValidCode(Code);
     private readonly IReadOnlyList<string> _options = NvrtcCompiler.DefaultOptions;
+    // The stated digest and the code it was stated for (see CodeSha256).
+    private readonly string? _codeSha256;
+    private readonly string? _codeSha256Of;
 
     /// <summary>The module name, non-blank.</summary>
     public string ModuleName
@@ -30,6 +33,36 @@ public sealed partial record CudaSource(string ModuleName, string Code)
     {
         get => _code;
         init => _code = ValidCode(value);
+    }
+
+    /// <summary>
+    /// SHA-256 of <see cref="Code"/>'s UTF-8 bytes as 64 lowercase hex digits, stated by the code's author (MoeOpGen's
+    /// generator states it for every module it emits), or null. The kernel cache key includes the code's digest; a
+    /// stated one spares a new process hashing the source on its first kernel load (about 1 ms for a 90 KB gated
+    /// module). It belongs to the code it was stated with: a copy with other code (<c>with { Code = … }</c>) has none.
+    /// </summary>
+    /// <remarks>Checked against the code before every compilation, so no cache entry is ever written under a wrong
+    /// one. A wrong digest stated by hand could still make a warm cache hand back the kernel of the code that really
+    /// has that digest: leave it null unless a tool computes it.</remarks>
+    /// <exception cref="ArgumentException">Not 64 lowercase hexadecimal digits.</exception>
+    public string? CodeSha256
+    {
+        get => ReferenceEquals(_codeSha256Of, _code) ? _codeSha256 : null;
+        init
+        {
+            if (value is not null && !IsLowercaseSha256Hex(value))
+                throw new ArgumentException($"Expected 64 lowercase hexadecimal digits, got \"{value}\".", nameof(CodeSha256));
+            _codeSha256 = value;
+            _codeSha256Of = _code;
+        }
+    }
+
+    private static bool IsLowercaseSha256Hex(string text)
+    {
+        if (text.Length != 64) return false;
+        foreach (char c in text)
+            if (c is not (>= '0' and <= '9' or >= 'a' and <= 'f')) return false;
+        return true;
     }
 
     /// <summary>NVRTC options other than the architecture (chosen per device); <see cref="NvrtcCompiler.DefaultOptions"/>

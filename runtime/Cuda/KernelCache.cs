@@ -45,7 +45,7 @@ internal sealed class KernelCache
 
     /// <summary>The cache key of <paramref name="source"/> compiled for <paramref name="arch"/>.</summary>
     public string KeyFor(CudaSource source, string arch) =>
-        KernelCacheKey.Compute(source.ModuleName, source.Code, source.Options, arch, _compilerVersion.Value);
+        KernelCacheKey.Compute(source.ModuleName, source.Code, source.Options, arch, _compilerVersion.Value, source.CodeSha256);
 
     /// <summary>The image of <paramref name="source"/> for <paramref name="arch"/>, compiled only when neither
     /// memory nor disk has a valid one.</summary>
@@ -87,6 +87,11 @@ internal sealed class KernelCache
         var cached = Disk.TryRead(key, out _);
         if (cached is not null) return cached;
         // A missing, corrupt, truncated or foreign entry all end here: compile and overwrite it.
+        if (source.CodeSha256 is { } stated && stated != KernelCacheKey.ToHex(KernelCacheKey.Sha256Of(source.Code)))
+            throw new CudaException(
+                $"CUDA module '{source.ModuleName}' states CodeSha256 {stated}, which is not the SHA-256 of its code "
+                + $"({KernelCacheKey.ToHex(KernelCacheKey.Sha256Of(source.Code))}): the digest or the code was edited by hand. "
+                + "Regenerate the module, or leave CodeSha256 unset.");
         long started = KernelLoadPhases.Start();
         var compiled = Compiler.Compile(source.Code, source.ModuleName, arch, source.Options);
         KernelLoadPhases.Stop(started, KernelLoadPhases.NvrtcCompile);

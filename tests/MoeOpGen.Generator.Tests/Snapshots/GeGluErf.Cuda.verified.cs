@@ -7,6 +7,8 @@ namespace MoeOpGen.Ops;
 [global::MoeOpGen.Cuda.CudaModule]
 partial class GeGluErf
 {
+    // CodeSha256 (last line) is the SHA-256 of this code: a new process finds its first kernel in the disk cache
+    // without hashing the source; the runtime checks it before every compilation.
     /// <summary>The CUDA module of <see cref="GeGluErf"/>, compiled by NVRTC on first use and cached.</summary>
     /// <remarks>Kernels: <c>gegluerf_fwd_*</c> and <c>gegluerf_bwd_*</c> for f32, f16 and bf16, each variant suffixed by w (weights), b (bias), c (clamp), f (fp8 input store).</remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
@@ -1034,5 +1036,5 @@ partial class GeGluErf
         extern "C" __global__ void gegluerf_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true };
+        """) { CompiledPerKernel = true, CodeSha256 = "f4023182b6f4f7f49789169700bfbe532a10d21f513ad9fca44d0846d2d7a1f2" };
 }

@@ -7,6 +7,8 @@ namespace MoeOpGen.Ops;
 [global::MoeOpGen.Cuda.CudaModule]
 partial class QuickGeGlu
 {
+    // CodeSha256 (last line) is the SHA-256 of this code: a new process finds its first kernel in the disk cache
+    // without hashing the source; the runtime checks it before every compilation.
     /// <summary>The CUDA module of <see cref="QuickGeGlu"/>, compiled by NVRTC on first use and cached.</summary>
     /// <remarks>Kernels: <c>quickgeglu_fwd_*</c> and <c>quickgeglu_bwd_*</c> for f32, f16 and bf16, each variant suffixed by w (weights), b (bias), c (clamp), f (fp8 input store).</remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
@@ -1037,5 +1039,5 @@ partial class QuickGeGlu
         extern "C" __global__ void quickgeglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true };
+        """) { CompiledPerKernel = true, CodeSha256 = "aa786d60601e945042dca3f6519f76e79b2e359c24e1009639b33b09b74d211a" };
 }

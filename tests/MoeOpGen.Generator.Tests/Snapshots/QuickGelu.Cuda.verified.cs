@@ -7,6 +7,8 @@ namespace MoeOpGen.Ops;
 [global::MoeOpGen.Cuda.CudaModule]
 partial class QuickGelu
 {
+    // CodeSha256 (last line) is the SHA-256 of this code: a new process finds its first kernel in the disk cache
+    // without hashing the source; the runtime checks it before every compilation.
     /// <summary>The CUDA module of <see cref="QuickGelu"/>, compiled by NVRTC on first use and cached.</summary>
     /// <remarks>Kernels: <c>quickgelu_fwd_*</c> and <c>quickgelu_bwd_*</c> for f32, f16 and bf16.</remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
@@ -214,5 +216,5 @@ partial class QuickGelu
         extern "C" __global__ void quickgelu_bwd_bf16(const mog_bf16* g, const mog_bf16* x, mog_bf16* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<mog_bf16>(g, x, dx, count, vec, s); }
         #endif
-        """) { CompiledPerKernel = true };
+        """) { CompiledPerKernel = true, CodeSha256 = "a93f345095443992668392361722b4f0903177ab463b79232e792dfca32fda89" };
 }

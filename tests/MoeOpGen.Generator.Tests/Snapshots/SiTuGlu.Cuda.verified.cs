@@ -7,6 +7,8 @@ namespace MoeOpGen.Ops;
 [global::MoeOpGen.Cuda.CudaModule]
 partial class SiTuGlu
 {
+    // CodeSha256 (last line) is the SHA-256 of this code: a new process finds its first kernel in the disk cache
+    // without hashing the source; the runtime checks it before every compilation.
     /// <summary>The CUDA module of <see cref="SiTuGlu"/>, compiled by NVRTC on first use and cached.</summary>
     /// <remarks>Kernels: <c>situglu_fwd_*</c> and <c>situglu_bwd_*</c> for f32, f16 and bf16, each variant suffixed by w (weights), b (bias), c (clamp), f (fp8 input store).</remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
@@ -1040,5 +1042,5 @@ partial class SiTuGlu
         extern "C" __global__ void situglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true };
+        """) { CompiledPerKernel = true, CodeSha256 = "c05feeab0189f132ee57ff339e11e1382484bd707c93f075d2747b92afc40630" };
 }

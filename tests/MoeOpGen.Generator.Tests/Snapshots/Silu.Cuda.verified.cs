@@ -7,6 +7,8 @@ namespace MoeOpGen.Ops;
 [global::MoeOpGen.Cuda.CudaModule]
 partial class Silu
 {
+    // CodeSha256 (last line) is the SHA-256 of this code: a new process finds its first kernel in the disk cache
+    // without hashing the source; the runtime checks it before every compilation.
     /// <summary>The CUDA module of <see cref="Silu"/>, compiled by NVRTC on first use and cached.</summary>
     /// <remarks>Kernels: <c>silu_fwd_*</c> and <c>silu_bwd_*</c> for f32, f16 and bf16.</remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
@@ -212,5 +214,5 @@ partial class Silu
         extern "C" __global__ void silu_bwd_bf16(const mog_bf16* g, const mog_bf16* x, mog_bf16* dx, long long count, int vec, mog_scalars s)
         { mog_unary_backward<mog_bf16>(g, x, dx, count, vec, s); }
         #endif
-        """) { CompiledPerKernel = true };
+        """) { CompiledPerKernel = true, CodeSha256 = "f7ceb46e50ae96bc756388318305d3ca733d779f2d5204422071d78220e38bd9" };
 }

@@ -7,6 +7,8 @@ namespace MoeOpGen.Ops;
 [global::MoeOpGen.Cuda.CudaModule]
 partial class SquaredReGlu
 {
+    // CodeSha256 (last line) is the SHA-256 of this code: a new process finds its first kernel in the disk cache
+    // without hashing the source; the runtime checks it before every compilation.
     /// <summary>The CUDA module of <see cref="SquaredReGlu"/>, compiled by NVRTC on first use and cached.</summary>
     /// <remarks>Kernels: <c>squaredreglu_fwd_*</c> and <c>squaredreglu_bwd_*</c> for f32, f16 and bf16, each variant suffixed by w (weights), b (bias), c (clamp), f (fp8 input store).</remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
@@ -1033,5 +1035,5 @@ partial class SquaredReGlu
         extern "C" __global__ void squaredreglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true };
+        """) { CompiledPerKernel = true, CodeSha256 = "1a4892edf79af9c73d2fbb175d4f9c7efbf10d67027bfe67f562857212e06fa8" };
 }

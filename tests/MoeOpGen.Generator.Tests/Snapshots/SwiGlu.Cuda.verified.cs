@@ -7,6 +7,8 @@ namespace MoeOpGen.Ops;
 [global::MoeOpGen.Cuda.CudaModule]
 partial class SwiGlu
 {
+    // CodeSha256 (last line) is the SHA-256 of this code: a new process finds its first kernel in the disk cache
+    // without hashing the source; the runtime checks it before every compilation.
     /// <summary>The CUDA module of <see cref="SwiGlu"/>, compiled by NVRTC on first use and cached.</summary>
     /// <remarks>Kernels: <c>swiglu_fwd_*</c> and <c>swiglu_bwd_*</c> for f32, f16 and bf16, each variant suffixed by w (weights), b (bias), c (clamp), f (fp8 input store).</remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("MoeOpGen.Generator", "0.1.0")]
@@ -1032,5 +1034,5 @@ partial class SwiGlu
         extern "C" __global__ void swiglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true };
+        """) { CompiledPerKernel = true, CodeSha256 = "0e39c956e1bd24b09cacf8fcf1486bc85af142c6cded631caa63f756f4bcf620" };
 }

@@ -107,3 +107,82 @@ public class CudaDriverErrorTests
         TestContext.Current.TestOutputHelper?.WriteLine(initFailure.Message);
     }
 }
+
+/// <summary><see cref="CudaSource.CodeSha256"/>: the stated digest of generated modules, and what the runtime does
+/// with a stated digest.</summary>
+public class CudaSourceDigestTests : IDisposable
+{
+    private const string Code = "extern \"C\" __global__ void scale(float* x) { x[0] *= 2.f; }";
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    /// <summary>.NET's SHA-256, not the runtime's: an independent computation of what the generator must state.</summary>
+    private static string Sha256Hex(string text) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text))).ToLowerInvariant();
+
+    [Fact]
+    public void EveryShippedModuleStatesTheDigestOfItsCode()
+    {
+        var sources = CudaKernels.SourcesIn(typeof(MoeOpGen.Ops.SwiGlu).Assembly).ToList();
+        Assert.NotEmpty(sources);
+        foreach (var source in sources)
+        {
+            Assert.NotNull(source.CodeSha256);
+            Assert.True(Sha256Hex(source.Code) == source.CodeSha256, $"{source.ModuleName}: stated {source.CodeSha256}");
+        }
+    }
+
+    [Fact]
+    public void TheDigestBelongsToTheCodeItWasStatedWith()
+    {
+        var source = new CudaSource("scale", Code) { CodeSha256 = Sha256Hex(Code) };
+
+        Assert.Equal(Sha256Hex(Code), source.CodeSha256);
+        Assert.Equal(Sha256Hex(Code), (source with { Options = ["-DX"] }).CodeSha256);   // a compile unit keeps it
+        Assert.Null((source with { Code = Code + " " }).CodeSha256);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0E39C956E1BD24B09CACF8FCF1486BC85AF142C6CDED631CAA63F756F4BCF620")]   // uppercase
+    [InlineData("0e39c956e1bd24b09cacf8fcf1486bc85af142c6cded631caa63f756f4bcf62")]    // 63 digits
+    [InlineData("0e39c956e1bd24b09cacf8fcf1486bc85af142c6cded631caa63f756f4bcf62g")]   // not hex
+    public void AMalformedDigestIsRejectedNamingTheProperty(string digest)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new CudaSource("scale", Code) { CodeSha256 = digest });
+        Assert.Equal(nameof(CudaSource.CodeSha256), error.ParamName);
+    }
+
+    [Fact]
+    public void AStatedDigestGivesTheKeyOfTheHashedCode()
+    {
+        var cache = new KernelCache(new FakeKernelCompiler(), new KernelDiskCache(_directory.Path, _ => { }));
+        // Another string object with the same text: the digest is remembered per string, so this one is hashed.
+        var hashed = new CudaSource("scale", new string(Code.ToCharArray()));
+        var stated = new CudaSource("scale", new string(Code.ToCharArray())) { CodeSha256 = Sha256Hex(Code) };
+
+        Assert.Equal(cache.KeyFor(hashed, "sm_90"), cache.KeyFor(stated, "sm_90"));
+    }
+
+    [Fact]
+    public void AWrongStatedDigestStopsTheCompileAndWritesNothing()
+    {
+        var compiler = new FakeKernelCompiler();
+        var cache = new KernelCache(compiler, new KernelDiskCache(_directory.Path, _ => { }));
+        var wrong = new CudaSource("scale", Code) { CodeSha256 = Sha256Hex(Code + " ") };
+
+        var error = Assert.Throws<CudaException>(() => cache.GetOrCompile(wrong, "sm_90"));
+
+        Assert.Contains("CodeSha256", error.Message);
+        Assert.Contains(Sha256Hex(Code), error.Message);   // the digest the code really has
+        Assert.Equal(0, compiler.CompileCount);
+        Assert.Empty(System.IO.Directory.GetFiles(_directory.Path));
+        // The wrong digest stays with that source: one without a stated digest over the same string (equal literals
+        // are one object) still gets the key of the hashed code, and compiles.
+        var unstated = new CudaSource("scale", Code);
+        Assert.NotEqual(cache.KeyFor(wrong, "sm_90"), cache.KeyFor(unstated, "sm_90"));
+        cache.GetOrCompile(unstated, "sm_90");
+        Assert.Equal(1, compiler.CompileCount);
+    }
+}
