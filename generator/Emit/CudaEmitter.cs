@@ -58,7 +58,7 @@ internal static class CudaEmitter
 
         w.Lines(gated ? CudaTemplates.Gated : CudaTemplates.Unary).Line();
         w.Line("// Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).");
-        w.Line("// ---- Entry points: " + (gated ? "<op>_<fwd|bwd>_<dtype>[_<w><b><c><f>] (bwd with b also _v16), <op>_reduce_bias_<dtype>, <op>_reduce_weights" : "<op>_<fwd|bwd>_<dtype>") + " ----");
+        w.Line("// ---- Entry points: " + (gated ? "<op>_<fwd|bwd>_<dtype>[_<w><b><c><f>] (with b also _v16), <op>_reduce_bias_<dtype>, <op>_reduce_weights" : "<op>_<fwd|bwd>_<dtype>") + " ----");
         foreach (var (suffix, type) in DataTypes)
         {
             if (gated) GatedEntryPoints(w, m.KernelPrefix, suffix, type);
@@ -76,9 +76,14 @@ internal static class CudaEmitter
         foreach (var (letters, wt, b, c, f) in Variants())
         {
             string name = $"{prefix}_fwd_{dt}" + (letters.Length > 0 ? "_" + letters : "");
-            Entry(w, name,
-                $"extern \"C\" __global__ void {(b ? "MOG_BIAS_FORWARD_BOUNDS " : "")}{name}(const {T}* x, const float* w, const {T}* bias, {T}* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",
-                $"{{ mog_gated_forward<{T}, {B(wt)}, {B(b)}, {B(c)}, {B(f)}>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }}");
+            // With a bias: any layout and alignment (register-capped), and the 16-byte halves path (_v16, uncapped).
+            foreach (bool v16 in b ? new[] { false, true } : new[] { false })
+            {
+                string entry = name + (v16 ? "_v16" : "");
+                Entry(w, entry,
+                    $"extern \"C\" __global__ void {(b && !v16 ? "MOG_BIAS_FORWARD_BOUNDS " : "")}{entry}(const {T}* x, const float* w, const {T}* bias, {T}* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)",
+                    $"{{ mog_gated_forward<{T}, {B(wt)}, {B(b)}, {B(c)}, {B(f)}, {B(v16)}>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }}");
+            }
         }
         foreach (var (letters, wt, b, c, f) in Variants())
         {
@@ -114,7 +119,7 @@ internal static class CudaEmitter
 
     /// <summary>
     /// One entry point, compiled only when asked for: the runtime compiles each kernel a process uses on its own
-    /// (<c>-DMOG_KERNEL_name</c>, a cache entry each), since instantiating all 124 entry points of a gated module
+    /// (<c>-DMOG_KERNEL_name</c>, a cache entry each), since instantiating all 148 entry points of a gated module
     /// takes NVRTC tens of seconds; <c>-DMOG_ALL_KERNELS</c> (CI) compiles them all.
     /// </summary>
     private static void Entry(CodeWriter w, string name, string signature, string body)

@@ -18,7 +18,8 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         int device = input.device_index;
         long v = 16 / input.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(input, bias, output, x8);
-        var kernel = CudaKernels.GetFunction(maths.Cuda, KernelName(maths, "fwd", input.dtype, weights, bias, call, x8 is not null), device);
+        string name = KernelName(maths, "fwd", input.dtype, weights, bias, call, x8 is not null) + PathSuffix(bias, vec, call);
+        var kernel = CudaKernels.GetFunction(maths.Cuda, name, device);
         kernel.Launch(CudaLaunchShapes.GatedForwardGrid(call.Rows, (call.Hidden + v - 1) / v), CudaLaunchShapes.PackBlock, 0,
                       input, weights, bias, output, x8, call.Rows, call.Hidden, call.Interleaved, vec, call.Clamp ?? 0f, maths.ScalarValues);
     }
@@ -32,10 +33,7 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         long v = 16 / inputGrad.element_size();
         bool vec = call.Hidden % v == 0 && Aligned(grad, input, x8, bias, inputGrad);
         long packsPerRow = (call.Hidden + v - 1) / v;
-        // With a bias, the 16-byte halves path has its own entry point (_v16), compiled for that path alone: the
-        // kernel keeps its bias sums in registers and the run-time layout would cost occupancy.
-        string name = KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null)
-                      + (bias is not null && vec && !call.Interleaved ? "_v16" : "");
+        string name = KernelName(maths, "bwd", dtype, weights, bias, call, x8 is not null) + PathSuffix(bias, vec, call);
         var kernel = CudaKernels.GetFunction(maths.Cuda, name, device);
         if (bias is null)
         {
@@ -73,6 +71,10 @@ internal static class CudaGatedLauncher<TM> where TM : struct, IGatedMaths
         string letters = (weights is null ? "" : "w") + (bias is null ? "" : "b") + (call.Clamp.HasValue ? "c" : "") + (fp8 ? "f" : "");
         return $"{maths.KernelPrefix}_{direction}_{Suffix(dtype)}" + (letters.Length == 0 ? "" : "_" + letters);
     }
+
+    /// <summary>"_v16" for the entry point compiled for the 16-byte halves path alone, which kernels with a bias have
+    /// (forward and backward): the run-time layout costs them registers, and so occupancy and bandwidth.</summary>
+    private static string PathSuffix(Tensor? bias, bool vec, GatedCall call) => bias is not null && vec && !call.Interleaved ? "_v16" : "";
 
     private static string Suffix(ScalarType dtype) => CudaGatedLauncherNames.Suffix(dtype);
 

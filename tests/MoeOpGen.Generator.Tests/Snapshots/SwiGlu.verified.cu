@@ -278,10 +278,12 @@ __device__ __forceinline__ void mog_load_fp8_pair(const unsigned char* __restric
 // below 2^31 however many rows the tensor has. The launcher computes the same number (CudaGatedLauncher).
 __device__ __forceinline__ unsigned mog_chunk_rows(unsigned packs) { return 0x7fffffffu / packs; }
 
-template <typename T, bool W, bool B, bool C, bool F8>
+// V16: 16-byte packs of the halves layout, fixed at compile time (the _v16 entry points, which the launcher takes
+// with a bias on that path): the run-time layout and tail handling cost the bias forward registers and issue slots.
+template <typename T, bool W, bool B, bool C, bool F8, bool V16>
 __device__ __forceinline__ void mog_gated_forward(
     const T* __restrict__ x, const float* __restrict__ w, const T* __restrict__ bias, T* __restrict__ out,
-    unsigned char* __restrict__ x8, long long rows, long long h, int interleaved, int vec, float c, mog_scalars s)
+    unsigned char* __restrict__ x8, long long rows, long long h, int interleaved_layout, int vec_path, float c, mog_scalars s)
 {
     // One pack per thread, no loop, 32-bit index arithmetic: on an H100 this moved 97-100 % of copy bandwidth where
     // a grid-stride loop over 64-bit (row, pack) indices moved 70-80 %, the loop's index updates and a 64-bit
@@ -298,7 +300,8 @@ __device__ __forceinline__ void mog_gated_forward(
     }
     if (r >= rows) return;
     const long long col = (long long)p * V;
-    const int n = (int)(h - col < V ? h - col : V);
+    const int interleaved = V16 ? 0 : interleaved_layout, vec = V16 ? 1 : vec_path;
+    const int n = V16 ? V : (int)(h - col < V ? h - col : V);
     float a[V], b[V], ba[V], bb[V], y[V];
     mog_codes<V> qa = {}, qb = {};
     mog_load_pair(x + r * 2 * h, col, n, h, interleaved, vec, a, b);
@@ -515,77 +518,111 @@ __device__ __forceinline__ void mog_reduce_bias(const float* __restrict__ partia
     }
 }
 
-// Forward entry points with a bias: the bias pack pair raises the kernel to 48 registers (5 blocks of 256 per SM);
-// capping it at 40 (6 blocks) took weighted+bias SwiGLU forward from 94 % to 97 % of copy bandwidth on an H100,
-// with the clamp from 86 % to 92 %. 32 registers (8 blocks) spilled and ran slower. The block is the launcher's 256
-// (CudaLaunchShapes.PackBlock).
+// Forward entry points with a bias and the layout as a run-time argument: the bias pack pair raises the kernel to 48
+// registers (5 blocks of 256 per SM); capping it at 40 (6 blocks) took weighted+bias SwiGLU forward from 94 % to 97 %
+// of copy bandwidth on an H100, with the clamp from 86 % to 92 %. 32 registers (8 blocks) spilled and ran slower.
+// The _v16 entry points (16-byte halves path at compile time) need 32 registers uncapped and are not capped: on an
+// H100 such a kernel moved 100-102 % of copy bandwidth with and without the clamp at all three model widths, against
+// 92-98 % for the capped one (harness 8). The block is the launcher's 256 (CudaLaunchShapes.PackBlock).
 #define MOG_BIAS_FORWARD_BOUNDS __launch_bounds__(256, 6)
 
 // Each entry point is compiled only when named by -DMOG_KERNEL_<name> (or all with -DMOG_ALL_KERNELS).
-// ---- Entry points: <op>_<fwd|bwd>_<dtype>[_<w><b><c><f>] (bwd with b also _v16), <op>_reduce_bias_<dtype>, <op>_reduce_weights ----
+// ---- Entry points: <op>_<fwd|bwd>_<dtype>[_<w><b><c><f>] (with b also _v16), <op>_reduce_bias_<dtype>, <op>_reduce_weights ----
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32)
 extern "C" __global__ void swiglu_fwd_f32(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, false, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_w)
 extern "C" __global__ void swiglu_fwd_f32_w(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, true, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_b)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f32_b(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, false, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_b_v16)
+extern "C" __global__ void swiglu_fwd_f32_b_v16(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<float, false, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wb)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f32_wb(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, true, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wb_v16)
+extern "C" __global__ void swiglu_fwd_f32_wb_v16(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<float, true, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_c)
 extern "C" __global__ void swiglu_fwd_f32_c(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, false, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wc)
 extern "C" __global__ void swiglu_fwd_f32_wc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, true, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bc)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f32_bc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, false, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bc_v16)
+extern "C" __global__ void swiglu_fwd_f32_bc_v16(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<float, false, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbc)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f32_wbc(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, true, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbc_v16)
+extern "C" __global__ void swiglu_fwd_f32_wbc_v16(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<float, true, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_f)
 extern "C" __global__ void swiglu_fwd_f32_f(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, false, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, false, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wf)
 extern "C" __global__ void swiglu_fwd_f32_wf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, true, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f32_bf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, false, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, false, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bf_v16)
+extern "C" __global__ void swiglu_fwd_f32_bf_v16(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<float, false, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f32_wbf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, true, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbf_v16)
+extern "C" __global__ void swiglu_fwd_f32_wbf_v16(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<float, true, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_cf)
 extern "C" __global__ void swiglu_fwd_f32_cf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, false, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, false, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wcf)
 extern "C" __global__ void swiglu_fwd_f32_wcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, true, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bcf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f32_bcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, false, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, false, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_bcf_v16)
+extern "C" __global__ void swiglu_fwd_f32_bcf_v16(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<float, false, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbcf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f32_wbcf(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<float, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<float, true, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f32_wbcf_v16)
+extern "C" __global__ void swiglu_fwd_f32_wbcf_v16(const float* x, const float* w, const float* bias, float* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<float, true, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_bwd_f32)
 extern "C" __global__ void swiglu_bwd_f32(const float* g, const float* x, const unsigned char* x8, const float* w, float* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -689,67 +726,99 @@ extern "C" __global__ void swiglu_reduce_bias_f32(const float* partial, float* d
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16)
 extern "C" __global__ void swiglu_fwd_f16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, false, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_w)
 extern "C" __global__ void swiglu_fwd_f16_w(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, true, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_b)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f16_b(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, false, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_b_v16)
+extern "C" __global__ void swiglu_fwd_f16_b_v16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_f16, false, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wb)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f16_wb(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, true, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wb_v16)
+extern "C" __global__ void swiglu_fwd_f16_wb_v16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_f16, true, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_c)
 extern "C" __global__ void swiglu_fwd_f16_c(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, false, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wc)
 extern "C" __global__ void swiglu_fwd_f16_wc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, true, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bc)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f16_bc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, false, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bc_v16)
+extern "C" __global__ void swiglu_fwd_f16_bc_v16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_f16, false, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbc)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f16_wbc(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, true, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbc_v16)
+extern "C" __global__ void swiglu_fwd_f16_wbc_v16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_f16, true, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_f)
 extern "C" __global__ void swiglu_fwd_f16_f(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, false, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, false, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wf)
 extern "C" __global__ void swiglu_fwd_f16_wf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, true, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f16_bf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, false, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, false, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bf_v16)
+extern "C" __global__ void swiglu_fwd_f16_bf_v16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_f16, false, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f16_wbf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, true, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbf_v16)
+extern "C" __global__ void swiglu_fwd_f16_wbf_v16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_f16, true, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_cf)
 extern "C" __global__ void swiglu_fwd_f16_cf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, false, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, false, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wcf)
 extern "C" __global__ void swiglu_fwd_f16_wcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, true, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bcf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f16_bcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, false, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, false, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_bcf_v16)
+extern "C" __global__ void swiglu_fwd_f16_bcf_v16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_f16, false, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbcf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_f16_wbcf(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_f16, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_f16, true, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_f16_wbcf_v16)
+extern "C" __global__ void swiglu_fwd_f16_wbcf_v16(const mog_f16* x, const float* w, const mog_f16* bias, mog_f16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_f16, true, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_bwd_f16)
 extern "C" __global__ void swiglu_bwd_f16(const mog_f16* g, const mog_f16* x, const unsigned char* x8, const float* w, mog_f16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
@@ -853,67 +922,99 @@ extern "C" __global__ void swiglu_reduce_bias_f16(const float* partial, mog_f16*
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16)
 extern "C" __global__ void swiglu_fwd_bf16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, false, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_w)
 extern "C" __global__ void swiglu_fwd_bf16_w(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, true, false, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_b)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_bf16_b(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, false, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_b_v16)
+extern "C" __global__ void swiglu_fwd_bf16_b_v16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_bf16, false, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wb)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_bf16_wb(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, true, true, false, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wb_v16)
+extern "C" __global__ void swiglu_fwd_bf16_wb_v16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_bf16, true, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_c)
 extern "C" __global__ void swiglu_fwd_bf16_c(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, false, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wc)
 extern "C" __global__ void swiglu_fwd_bf16_wc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, true, false, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bc)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_bf16_bc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, false, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bc_v16)
+extern "C" __global__ void swiglu_fwd_bf16_bc_v16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_bf16, false, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbc)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_bf16_wbc(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, true, true, true, false, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbc_v16)
+extern "C" __global__ void swiglu_fwd_bf16_wbc_v16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_bf16, true, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_f)
 extern "C" __global__ void swiglu_fwd_bf16_f(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, false, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, false, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wf)
 extern "C" __global__ void swiglu_fwd_bf16_wf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, true, false, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, true, false, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_bf16_bf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, false, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, false, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bf_v16)
+extern "C" __global__ void swiglu_fwd_bf16_bf_v16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_bf16, false, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_bf16_wbf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, true, true, false, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, true, true, false, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbf_v16)
+extern "C" __global__ void swiglu_fwd_bf16_wbf_v16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_bf16, true, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_cf)
 extern "C" __global__ void swiglu_fwd_bf16_cf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, false, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, false, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wcf)
 extern "C" __global__ void swiglu_fwd_bf16_wcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, true, false, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, true, false, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bcf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_bf16_bcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, false, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, false, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_bcf_v16)
+extern "C" __global__ void swiglu_fwd_bf16_bcf_v16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_bf16, false, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbcf)
 extern "C" __global__ void MOG_BIAS_FORWARD_BOUNDS swiglu_fwd_bf16_wbcf(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
-{ mog_gated_forward<mog_bf16, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+{ mog_gated_forward<mog_bf16, true, true, true, true, false>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
+#endif
+#if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_fwd_bf16_wbcf_v16)
+extern "C" __global__ void swiglu_fwd_bf16_wbcf_v16(const mog_bf16* x, const float* w, const mog_bf16* bias, mog_bf16* out, unsigned char* x8, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)
+{ mog_gated_forward<mog_bf16, true, true, true, true, true>(x, w, bias, out, x8, rows, h, interleaved, vec, clamp, s); }
 #endif
 #if defined(MOG_ALL_KERNELS) || defined(MOG_KERNEL_swiglu_bwd_bf16)
 extern "C" __global__ void swiglu_bwd_bf16(const mog_bf16* g, const mog_bf16* x, const unsigned char* x8, const float* w, mog_bf16* dx, float* dw, long long rows, long long h, int interleaved, int vec, float clamp, mog_scalars s)

@@ -46,6 +46,6 @@ public class GeneratedKernelsCompileTests(ITestOutputHelper output)
     /// <summary>A few entry points every module must export under its stable name.</summary>
     private static string[] ExpectedKernels(CudaSource source)
         => source.Code.Contains("mog_gated_forward")
-            ? [$"{source.ModuleName}_fwd_bf16_wbcf", $"{source.ModuleName}_bwd_f32", $"{source.ModuleName}_bwd_bf16_wbcf", $"{source.ModuleName}_bwd_f16_wb_v16", $"{source.ModuleName}_reduce_bias_f16", $"{source.ModuleName}_reduce_weights"]
+            ? [$"{source.ModuleName}_fwd_bf16_wbcf", $"{source.ModuleName}_fwd_bf16_wbcf_v16", $"{source.ModuleName}_bwd_f32", $"{source.ModuleName}_bwd_bf16_wbcf", $"{source.ModuleName}_bwd_f16_wb_v16", $"{source.ModuleName}_reduce_bias_f16", $"{source.ModuleName}_reduce_weights"]
             : [$"{source.ModuleName}_fwd_bf16", $"{source.ModuleName}_bwd_f32"];
 }

@@ -88,11 +88,13 @@ public class PerKernelModuleTests
             Assert.Equal(names.Count, names.Distinct().Count());
             Assert.All(names, n => Assert.StartsWith(source.ModuleName + "_", n));
         }
-        // A gated module: fwd and bwd × 3 dtypes × 16 variants (w, b, c, f subsets), a _v16 bwd of each of the 8
-        // variants with a bias, a bias reduction per dtype and one weights-gradient reduction (fp32, any dtype).
+        // A gated module: fwd and bwd × 3 dtypes × 16 variants (w, b, c, f subsets), a _v16 fwd and bwd of each of
+        // the 8 variants with a bias, a bias reduction per dtype and one weights-gradient reduction (fp32, any dtype).
         var swiglu = SwiGlu.CudaSource.KernelNames;
-        Assert.Equal(3 * (16 * 2 + 8 + 1) + 1, swiglu.Count);
+        Assert.Equal(3 * (16 * 2 + 2 * 8 + 1) + 1, swiglu.Count);
         Assert.Contains("swiglu_bwd_bf16_wbcf_v16", swiglu);
+        Assert.Contains("swiglu_fwd_bf16_wbcf_v16", swiglu);
+        Assert.DoesNotContain("swiglu_fwd_bf16_wcf_v16", swiglu);   // no _v16 without a bias
         Assert.Contains("swiglu_fwd_bf16_wbcf", swiglu);
         Assert.Contains("swiglu_reduce_bias_f32", swiglu);
         Assert.Contains("swiglu_reduce_weights", swiglu);
