@@ -122,7 +122,7 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? perElement = 
         {
             string name = c.Function switch
             {
-                Func.Exp => "mog_exp<mog_fast>", Func.Log => "logf", Func.Sqrt => "sqrtf", Func.Tanh => "tanhf", Func.Erf => "erff",
+                Func.Exp => "mog_exp<mog_fast>", Func.Log => "logf", Func.Sqrt => "sqrtf", Func.Tanh => "mog_tanh<mog_fast>", Func.Erf => "erff",
                 Func.Sigmoid => "mog_sigmoid<mog_fast>", Func.Abs => "fabsf", Func.Min => "mog_min", Func.Max => "mog_max",
                 _ => "mog_clamp",
             };
