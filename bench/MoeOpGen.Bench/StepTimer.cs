@@ -18,6 +18,11 @@ namespace MoeOpGen.Bench;
 /// cudaMalloc/cudaFree get timed instead of kernels. Tensors made by autograd on libtorch's CUDA worker thread
 /// (the gradients that backward returns) are outside any scope: when a step has a <c>reset</c> (drop the
 /// gradients, host only), the garbage is collected before each sample, outside the timed interval.</para>
+/// <para>The warm-up lasts at least <see cref="Warmup"/> calls and at least <see cref="MinWarmupTime"/>: .NET's tiered
+/// JIT promotes a method to optimised code after 30 calls counted once no new method has been compiled for 100 ms,
+/// in the background, so a short warm-up left host-bound steps (the routing ops) timed while their host code was
+/// being replaced: the same fused permute with probs, forward+backward, measured 341 and 513 µs in two runs on one
+/// H100 machine and 1380 µs on another.</para>
 /// </remarks>
 internal sealed class StepTimer(BenchDevice device, int warmup, int repeats, int callsPerSample)
 {
@@ -27,15 +32,20 @@ internal sealed class StepTimer(BenchDevice device, int warmup, int repeats, int
 
     public int CallsPerSample { get; } = callsPerSample >= 1 ? callsPerSample : throw new ArgumentOutOfRangeException(nameof(callsPerSample), callsPerSample, "must be ≥ 1");
 
+    /// <summary>The least wall time of a warm-up on a CUDA device (see the remarks).</summary>
+    public static readonly TimeSpan MinWarmupTime = TimeSpan.FromMilliseconds(400);
+
     /// <param name="step">The work to time (queued on the device's default stream).</param>
     /// <param name="reset">Host-only preparation before every call (drop gradients), or null.</param>
     public double MedianMicroseconds(Action step, Action? reset = null)
     {
-        for (int i = 0; i < Warmup; i++)
+        var warming = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < Warmup || (device.IsCuda && warming.Elapsed < MinWarmupTime); i++)
         {
             reset?.Invoke();
             using var scope = NewDisposeScope();
             step();
+            if (device.IsCuda && i % 16 == 15) device.Synchronize();   // keep the queue short while warming by time
         }
         device.Synchronize();
         var samples = new double[Repeats];
