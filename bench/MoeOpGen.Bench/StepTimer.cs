@@ -45,7 +45,13 @@ internal sealed class StepTimer(BenchDevice device, int warmup, int repeats, int
             reset?.Invoke();
             using var scope = NewDisposeScope();
             step();
-            if (device.IsCuda && i % 16 == 15) device.Synchronize();   // keep the queue short while warming by time
+            if (device.IsCuda && i % 16 == 15)
+            {
+                // Keep the queue short while warming by time, and hand back the gradients autograd made outside the
+                // scopes (see above): hundreds of calls would otherwise fill the GPU with them.
+                device.Synchronize();
+                if (reset is not null) CollectGarbage();
+            }
         }
         device.Synchronize();
         var samples = new double[Repeats];
