@@ -28,7 +28,7 @@ internal sealed record CompilerFacts(string Version, IReadOnlyList<int> Supporte
 /// <para>A record is used only if it is byte-for-byte what this build would write for the library's current identity:
 /// same format version, same writer (the runtime assembly's module version id, so a record written by another build
 /// of MoeOpGen, whose compiler version string might be formed differently, is never trusted), same path and
-/// identity, and a SHA-256 over all of it. Anything else (absent, torn, edited, foreign) is ignored, and the caller
+/// identity, and a CRC-32C over all of it. Anything else (absent, torn, edited, foreign) is ignored, and the caller
 /// loads the compiler and writes a fresh record. Writes are atomic (temporary file + rename, as
 /// <see cref="KernelDiskCache"/>); failures are silent because the record is only an optimisation, and the kernel
 /// cache already warns about an unwritable directory.</para>
@@ -36,7 +36,8 @@ internal sealed record CompilerFacts(string Version, IReadOnlyList<int> Supporte
 internal sealed class CompilerIdentityRecords(string? directory)
 {
     /// <summary>Bump when the record's content or meaning changes.</summary>
-    public const int FormatVersion = 1;
+    /// <remarks>2: named and checksummed by CRC-32C (1: SHA-256).</remarks>
+    public const int FormatVersion = 2;
 
     private const string Magic = "moeopgen-compiler-identity";
     private const string Extension = ".identity";
@@ -49,9 +50,9 @@ internal sealed class CompilerIdentityRecords(string? directory)
     public string? PathFor(string libraryPath)
     {
         if (Directory is null) return null;
-        Span<byte> hash = stackalloc byte[Sha256.HashSize];
-        Sha256.HashData(Encoding.UTF8.GetBytes(libraryPath), hash);
-        return Path.Combine(Directory, "compiler-" + KernelCacheKey.ToHex(hash[..16]) + Extension);
+        // A CRC rather than a cryptographic hash (see Crc32C for why): two paths sharing a name only take turns in one
+        // file, since a record is used only for the very path it names.
+        return Path.Combine(Directory, "compiler-" + Crc32C.ComputeHex(Encoding.UTF8.GetBytes(libraryPath)) + Extension);
     }
 
     /// <summary>The facts recorded for <paramref name="libraryPath"/>, or null unless a valid record matches the
@@ -111,7 +112,7 @@ internal sealed class CompilerIdentityRecords(string? directory)
         }
     }
 
-    /// <summary>The record's text: one <c>name value</c> per line, the last a SHA-256 of all lines before it.</summary>
+    /// <summary>The record's text: one <c>name value</c> per line, the last a CRC-32C of all lines before it.</summary>
     internal static string Serialize(LibraryFileIdentity identity, CompilerFacts facts)
     {
         var text = new StringBuilder();
@@ -132,9 +133,7 @@ internal sealed class CompilerIdentityRecords(string? directory)
         }
         text.Append('\n');
         var body = text.ToString();
-        Span<byte> hash = stackalloc byte[Sha256.HashSize];
-        Sha256.HashData(Encoding.UTF8.GetBytes(body), hash);
-        return body + "sha256 " + KernelCacheKey.ToHex(hash) + "\n";
+        return body + "crc32c " + Crc32C.ComputeHex(Encoding.UTF8.GetBytes(body)) + "\n";
     }
 
     /// <summary>The facts in <paramref name="text"/> if it is exactly the record this build writes for

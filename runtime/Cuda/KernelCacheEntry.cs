@@ -8,20 +8,21 @@ namespace MoeOpGen.Cuda;
 /// <code>
 /// offset size  field
 ///      0    8  magic "MOEOPGNK"
-///      8    4  format version (uint32 LE), currently 1
+///      8    4  format version (uint32 LE), currently 2
 ///     12    4  payload kind (uint32 LE): 1 = CUBIN, 2 = PTX
 ///     16    8  payload length in bytes (int64 LE)
 ///     24   32  the cache key (SHA-256) the entry was written for
-///     56   32  SHA-256 of the payload
-///     88    …  payload
+///     56    4  CRC-32C of the payload (uint32 LE)
+///     60    …  payload
 /// </code>
-/// The key in the header catches a file copied or renamed from another key; the payload hash and the exact
+/// The key in the header catches a file copied or renamed from another key; the payload checksum and the exact
 /// length catch truncation and corruption (CuPy prefixes its cubins with their hash for the same reason).
 /// </summary>
+/// <remarks>Version 1 checked the payload with SHA-256; why <see cref="Crc32C"/> now: see there.</remarks>
 internal static class KernelCacheEntry
 {
-    public const int HeaderSize = 88;
-    public const uint FormatVersion = 1;
+    public const int HeaderSize = 60;
+    public const uint FormatVersion = 2;
     private static ReadOnlySpan<byte> Magic => "MOEOPGNK"u8;
 
     /// <summary>Serializes <paramref name="kernel"/> for key <paramref name="keyHex"/>.</summary>
@@ -35,7 +36,7 @@ internal static class KernelCacheEntry
         BinaryPrimitives.WriteUInt32LittleEndian(span[12..], (uint)kernel.Kind);
         BinaryPrimitives.WriteInt64LittleEndian(span[16..], payload.Length);
         Convert.FromHexString(keyHex).CopyTo(span[24..56]);
-        Sha256.HashData(payload, span[56..88]);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[56..], Crc32C.Compute(payload));
         payload.CopyTo(span[HeaderSize..]);
         return bytes;
     }
@@ -62,10 +63,8 @@ internal static class KernelCacheEntry
             return $"payload length {bytes.Length - HeaderSize} bytes, header says {length} (truncated?)";
         // Compared as hex (keys are lowercase hex, see KernelCacheKey.ToHex) rather than by parsing keyHex, whose
         // parser is JIT-compiled on first use.
-        if (!KernelCacheKey.ToHex(bytes[24..56]).Equals(keyHex, StringComparison.OrdinalIgnoreCase)) return "written for another key";
-        Span<byte> actual = stackalloc byte[32];
-        Sha256.HashData(bytes[HeaderSize..], actual);
-        if (!actual.SequenceEqual(bytes[56..88])) return "payload checksum mismatch (corrupted)";
+        if (!KernelCacheKey.ToHex(bytes[24..56]).Equals(keyHex, StringComparison.Ordinal)) return "written for another key";
+        if (Crc32C.Compute(bytes[HeaderSize..]) != BinaryPrimitives.ReadUInt32LittleEndian(bytes[56..])) return "payload checksum mismatch (corrupted)";
         return null;
     }
 }

@@ -144,7 +144,7 @@ public class CompilerIdentityRecordsTests : IDisposable
         {
             "edited version" => text.Replace("version fake 11.8", "version fake 12.8", StringComparison.Ordinal),
             "edited architectures" => text.Replace("89,90", "89,90,100", StringComparison.Ordinal),
-            "other format version" => text.Replace("moeopgen-compiler-identity 1", "moeopgen-compiler-identity 2", StringComparison.Ordinal),
+            "other format version" => text.Replace("moeopgen-compiler-identity 2", "moeopgen-compiler-identity 3", StringComparison.Ordinal),
             "truncated" => text[..(text.Length / 2)],
             "empty" => "",
             _ => "\0\u0001 not a record \n version x\n architectures y\n",

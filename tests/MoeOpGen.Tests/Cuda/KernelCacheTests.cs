@@ -220,3 +220,31 @@ public class KernelCacheTests : IDisposable
         Assert.Null(KernelDiskCache.DefaultDirectory(Env()));
     }
 }
+
+/// <summary>The entry's payload checksum against published CRC-32C (Castagnoli) check values.</summary>
+public class KernelCacheEntryChecksumTests
+{
+    [Theory]
+    [InlineData("", 0x00000000u)]
+    [InlineData("a", 0xC1D04330u)]
+    [InlineData("123456789", 0xE3069283u)]                                   // the catalogue's check value
+    [InlineData("The quick brown fox jumps over the lazy dog", 0x22620404u)]   // eight-byte steps and a tail
+    public void Crc32CMatchesTheCheckValues(string text, uint expected) =>
+        Assert.Equal(expected, Crc32C.Compute(System.Text.Encoding.ASCII.GetBytes(text)));
+
+    [Fact]
+    public void EveryFlippedBitOfAPayloadIsRejected()
+    {
+        var kernel = new CompiledKernel(Enumerable.Range(0, 37).Select(i => (byte)(i * 31)).ToArray(), KernelImageKind.Cubin, "");
+        string key = new('a', 64);
+        var entry = KernelCacheEntry.Serialize(key, kernel);
+        Assert.NotNull(KernelCacheEntry.TryParse(key, entry, out _));
+        for (int bit = 0; bit < 8 * kernel.Image.Length; bit++)
+        {
+            var damaged = (byte[])entry.Clone();
+            damaged[KernelCacheEntry.HeaderSize + bit / 8] ^= (byte)(1 << (bit % 8));
+            Assert.Null(KernelCacheEntry.TryParse(key, damaged, out var why));
+            Assert.Contains("checksum", why);
+        }
+    }
+}
