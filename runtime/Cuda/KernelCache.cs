@@ -87,11 +87,12 @@ internal sealed class KernelCache
         var cached = Disk.TryRead(key, out _);
         if (cached is not null) return cached;
         // A missing, corrupt, truncated or foreign entry all end here: compile and overwrite it.
-        if (source.CodeSha256 is { } stated && stated != KernelCacheKey.ToHex(KernelCacheKey.Sha256Of(source.Code)))
+        // A stated digest is checked against the code (its real digest computed once per string, as for unstated ones).
+        if (source.CodeSha256 is { } stated && KernelCacheKey.ToHex(KernelCacheKey.SourceDigest(source.Code)) is var actual
+            && actual != stated)
             throw new CudaException(
                 $"CUDA module '{source.ModuleName}' states CodeSha256 {stated}, which is not the SHA-256 of its code "
-                + $"({KernelCacheKey.ToHex(KernelCacheKey.Sha256Of(source.Code))}): the digest or the code was edited by hand. "
-                + "Regenerate the module, or leave CodeSha256 unset.");
+                + $"({actual}): the digest or the code was edited by hand. Regenerate the module, or leave CodeSha256 unset.");
         long started = KernelLoadPhases.Start();
         var compiled = Compiler.Compile(source.Code, source.ModuleName, arch, source.Options);
         KernelLoadPhases.Stop(started, KernelLoadPhases.NvrtcCompile);

@@ -64,7 +64,7 @@ internal static class KernelCacheKey
         statedSha256 is not null ? FromHex(statedSha256) : s_sourceDigests.GetValue(source, static text => Sha256Of(text));
 
     /// <summary>SHA-256 of <paramref name="text"/>'s UTF-8 bytes.</summary>
-    internal static byte[] Sha256Of(string text)
+    private static byte[] Sha256Of(string text)
     {
         var digest = new byte[Sha256.HashSize];
         Sha256.HashData(Encoding.UTF8.GetBytes(text), digest);
