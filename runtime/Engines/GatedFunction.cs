@@ -12,7 +12,10 @@ namespace MoeOpGen.Engines;
 /// </summary>
 /// <remarks>
 /// TorchSharp traps handled here (torchsharp-notes §1, §5): <c>apply</c> runs in its own dispose scope with
-/// <c>set_materialize_grads(false)</c> so outputs are not duplicated; an exception inside backward would kill
+/// <c>set_materialize_grads(false)</c> so outputs are not duplicated — TorchSharp's <c>Function.apply</c> allocates an
+/// <c>empty_like</c> of every output to materialise missing gradients as zeros, which the scope disposes at once and
+/// which is never read without materialisation (its block stays reserved in libtorch's caching allocator until reused:
+/// <c>bench memory</c>, docs/benchmarks.md); an exception inside backward would kill
 /// the process, so it is caught, recorded in <see cref="BackwardFailures"/> and rethrown later; the function is
 /// a singleton, so per-call state lives in the context.
 /// </remarks>
