@@ -268,6 +268,13 @@ internal static class CompileBench
         void FirstKernel(string prefix, List<Dictionary<string, object?>> children)
         {
             b[prefix + "first_kernel_ms"] = Median(children, "get_function_ms", first);
+            // The spread as well: the first load's host-side costs vary with the machine and from process to process.
+            var firsts = children.Select(c => Number(c, "get_function_ms", first)).Where(v => !double.IsNaN(v)).ToList();
+            if (firsts.Count > 0)
+            {
+                b[prefix + "first_kernel_min_ms"] = Math.Round(firsts.Min(), 2);
+                b[prefix + "first_kernel_max_ms"] = Math.Round(firsts.Max(), 2);
+            }
             b[prefix + "first_kernel_cuModuleLoadData_ms"] = Median(children, "get_function_phases_ms", first, KernelLoadPhases.ModuleLoad);
             b[prefix + "first_kernel_cuModuleGetFunction_ms"] = Median(children, "get_function_phases_ms", first, KernelLoadPhases.GetFunction);
             b[prefix + "first_kernel_host_phases_ms"] = Median(children.Select(c =>
