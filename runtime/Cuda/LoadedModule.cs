@@ -109,14 +109,14 @@ internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string na
     /// counted), as the driver's occupancy calculator says; memoised per shape.</summary>
     public int ResidentBlocksPerMultiprocessor(uint blockSize, uint dynamicSharedBytes)
     {
-        foreach (var known in Volatile.Read(ref _residentBlocks))
-            if (known.BlockSize == blockSize && known.DynamicSharedBytes == dynamicSharedBytes) return known.Blocks;
+        int found = Find(Volatile.Read(ref _residentBlocks), blockSize, dynamicSharedBytes);
+        if (found > 0) return found;
         // Serialized: the shape is asked once, and no add is lost to a racing one.
         lock (_attributeLock)
         {
             var shapes = _residentBlocks;
-            foreach (var known in shapes)
-                if (known.BlockSize == blockSize && known.DynamicSharedBytes == dynamicSharedBytes) return known.Blocks;
+            found = Find(shapes, blockSize, dynamicSharedBytes);
+            if (found > 0) return found;
             Device.MakeCurrent();
             if (dynamicSharedBytes > 0) EnsureDynamicSharedMemory(dynamicSharedBytes);
             CudaDriver.Check(cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Handle, (int)blockSize, dynamicSharedBytes),
@@ -128,6 +128,15 @@ internal sealed class LoadedFunction(IntPtr handle, CudaDevice device, string na
             Volatile.Write(ref _residentBlocks, grown);
             return blocks;
         }
+    }
+
+    /// <summary>The resident blocks recorded for the shape, or 0 when it is not recorded (a recorded shape has at
+    /// least 1).</summary>
+    private static int Find(ResidentBlocks[] shapes, uint blockSize, uint dynamicSharedBytes)
+    {
+        foreach (var known in shapes)
+            if (known.BlockSize == blockSize && known.DynamicSharedBytes == dynamicSharedBytes) return known.Blocks;
+        return 0;
     }
 
     /// <summary>The occupancy of one launch shape.</summary>
