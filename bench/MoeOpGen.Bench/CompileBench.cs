@@ -277,13 +277,11 @@ internal static class CompileBench
             }
             b[prefix + "first_kernel_cuModuleLoadData_ms"] = Median(children, "get_function_phases_ms", first, KernelLoadPhases.ModuleLoad);
             b[prefix + "first_kernel_cuModuleGetFunction_ms"] = Median(children, "get_function_phases_ms", first, KernelLoadPhases.GetFunction);
-            b[prefix + "first_kernel_host_phases_ms"] = Median(children.Select(c =>
-                HostPhases.Sum(phase => Number(c, "get_function_phases_ms", first, phase) is var v && double.IsNaN(v) ? 0 : v)));
+            b[prefix + "first_kernel_host_phases_ms"] = Median(children.Select(c => PhaseSum(c, first, HostPhases)));
             // Choosing the target (what "target" was before it was split): each part, then their sum.
             foreach (var phase in TargetPhases)
                 b[prefix + "first_kernel_" + phase + "_ms"] = Median(children, "get_function_phases_ms", first, phase);
-            b[prefix + "first_kernel_target_ms"] = Median(children.Select(c =>
-                TargetPhases.Sum(phase => Number(c, "get_function_phases_ms", first, phase) is var v && double.IsNaN(v) ? 0 : v)));
+            b[prefix + "first_kernel_target_ms"] = Median(children.Select(c => PhaseSum(c, first, TargetPhases)));
             b[prefix + "first_kernel_cache_key_ms"] = Median(children, "get_function_phases_ms", first, KernelLoadPhases.CacheKey);
             b[prefix + "first_kernel_unattributed_ms"] = Median(children, "get_function_phases_ms", first, "unattributed");
             // Of the unattributed rest, what the .NET runtime says it spent on JIT compilation, and its assembly loads.
@@ -330,6 +328,11 @@ internal static class CompileBench
         KernelLoadPhases.CompileUnit, .. TargetPhases, KernelLoadPhases.CompilerVersion, KernelLoadPhases.CacheKey,
         KernelLoadPhases.DiskRead, KernelLoadPhases.EntryCheck,
     ];
+
+    /// <summary>The milliseconds a child's load of <paramref name="kernel"/> spent in <paramref name="phases"/> (a phase
+    /// that did not run counts 0).</summary>
+    private static double PhaseSum(Dictionary<string, object?> child, string kernel, string[] phases) =>
+        phases.Sum(phase => Number(child, "get_function_phases_ms", kernel, phase) is var v && double.IsNaN(v) ? 0 : v);
 
     /// <summary>The number at <paramref name="path"/> in a child's record (top level: a double; deeper: JSON), or NaN.</summary>
     private static double Number(Dictionary<string, object?> child, params string[] path)

@@ -5,7 +5,6 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
-using MoeOpGen.Cuda;
 using MoeOpGen.Ops;
 using static TorchSharp.torch;
 
@@ -93,14 +92,8 @@ internal static class MemorySteps
     {
         yLeaf.grad = null;
         wLeaf.grad = null;
-        StepTimer.CollectGarbage();
-        PeakMemory.ReleaseCachedSegments(device);
-        void Read(string part)
-        {
-            device.Synchronize();
-            readings?.Add((part, CudaKernels.MemoryInfo(0).Free));
-        }
-        Read("baseline");
+        readings?.Add(("baseline", PeakMemory.FreeWithEmptyCache(device)));
+        void Read(string part) => readings?.Add((part, PeakMemory.Free(device)));
         using (var scope = NewDisposeScope())
         {
             var output = forward();

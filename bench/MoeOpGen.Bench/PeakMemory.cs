@@ -34,20 +34,32 @@ internal static class PeakMemory
     {
         if (!device.IsCuda) return null;
         before?.Invoke();
-        StepTimer.CollectGarbage();
-        ReleaseCachedSegments(device);
-        device.Synchronize();
-        var (freeBefore, _) = CudaKernels.MemoryInfo(0);
+        ulong freeBefore = FreeWithEmptyCache(device);
         using (var scope = NewDisposeScope())
         {
             step();
-            device.Synchronize();
-            var (freeAfter, _) = CudaKernels.MemoryInfo(0);
+            ulong freeAfter = Free(device);
             return freeBefore >= freeAfter ? (long)(freeBefore - freeAfter) : 0;
         }
     }
 
-    internal static void ReleaseCachedSegments(BenchDevice device)
+    /// <summary>The driver's free memory once unreachable tensor wrappers are finalized, libtorch's caching allocator
+    /// holds no free segment and the queued work is done: the baseline of a measurement.</summary>
+    internal static ulong FreeWithEmptyCache(BenchDevice device)
+    {
+        StepTimer.CollectGarbage();
+        ReleaseCachedSegments(device);
+        return Free(device);
+    }
+
+    /// <summary>The driver's free memory once the queued work is done.</summary>
+    internal static ulong Free(BenchDevice device)
+    {
+        device.Synchronize();
+        return CudaKernels.MemoryInfo(0).Free;
+    }
+
+    private static void ReleaseCachedSegments(BenchDevice device)
     {
         var (_, total) = CudaKernels.MemoryInfo(0);
         try
