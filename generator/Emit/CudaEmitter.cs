@@ -33,7 +33,7 @@ internal static class CudaEmitter
         w.Line($"//   f({string.Join(", ", m.Inputs)}) = {m.Formula}");
         w.Lines(CudaTemplates.Preamble).Line();
 
-        w.Line("// ---- The operator's maths (fp32 arithmetic whatever the storage type; mog_fast picks Exp, Sigmoid and Tanh) ----");
+        w.Line("// ---- The operator's maths (fp32 arithmetic whatever the storage type; mog_fast picks Exp, Sigmoid, Tanh and division) ----");
         w.Line(m.Scalars.Length == 0
             ? "struct mog_scalars { float unused; };"
             : "struct mog_scalars { " + string.Join(" ", m.Scalars.Select(s => $"float {s.Name};")) + " };");

@@ -74,6 +74,9 @@ internal sealed class ExprPrinter(Target target, Func<Expr, bool>? perElement = 
             BinaryOp.Mul => ("*", 2),
             _ => ("/", 2),
         };
+        // CUDA divides by storage precision (the preamble's mog_div: IEEE for fp32 storage, div.full for 16-bit).
+        if (target == Target.Cuda && b.Op == BinaryOp.Div)
+            return ($"mog_div<mog_fast>({Print(b.Left)}, {Print(b.Right)})", 4);
         if (_isVector(b))
         {
             // Vector256<float> has float × vector, vector × float and vector / float operators; + and − need a broadcast.

@@ -12,12 +12,18 @@ template <typename T> __device__ __forceinline__ T mog_store(float f);
 template <> __device__ __forceinline__ float mog_store<float>(float f) { return f; }
 template <> __device__ __forceinline__ mog_bf16 mog_store<mog_bf16>(float f)
 {
-    // Round to nearest even; NaN stays a (quiet) NaN with its sign.
-    unsigned int u = __float_as_uint(f);
+    // Round to nearest even, NaN to a NaN. From sm_80 one instruction; the integer form takes about six an element,
+    // a fifth of weighted SwiGLU forward's instructions, and with GeGLU's heavier maths it made the kernels
+    // instruction-bound (H100, harness 11: GeGLU backward 89 -> 94 % of copy bandwidth with this alone).
     mog_bf16 r;
-    if ((u & 0x7fffffffu) > 0x7f800000u) { r.bits = (unsigned short)((u >> 16) | 0x40u); return r; }
-    u += 0x7fffu + ((u >> 16) & 1u);
+#if __CUDA_ARCH__ >= 800
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r.bits) : "f"(f));
+#else
+    unsigned int u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x400000u;   // a NaN stays a quiet NaN (rounding could carry it to inf)
+    else u += 0x7fffu + ((u >> 16) & 1u);
     r.bits = (unsigned short)(u >> 16);
+#endif
     return r;
 }
 template <> __device__ __forceinline__ mog_f16 mog_store<mog_f16>(float f)
@@ -68,17 +74,32 @@ __device__ __forceinline__ float mog_fp8_decode(unsigned char q)
 #endif
 }
 
-// Exp, Sigmoid and Tanh by storage precision (mog_fast = the kernel's storage type is 16-bit, mog_fast_maths<T>).
-// A bf16 or fp16 result is rounded to 8 or 11 significant bits, far coarser than the hardware approximations err
-// (__expf: 2 + floor(1.173·|x|) ulp of fp32, __fdividef: 2 ulp), and IEEE expf and division made the backward
-// kernels instruction-bound: on an H100, weighted SwiGLU backward at GPT-OSS width ran at 84 % of copy bandwidth
-// with them and at 96 % with these. fp32 (and fp64) storage keeps expf and IEEE division.
+// Exp, Sigmoid, Tanh and division by storage precision (mog_fast = the kernel's storage type is 16-bit,
+// mog_fast_maths<T>). A bf16 or fp16 result is rounded to 8 or 11 significant bits, far coarser than the hardware
+// approximations err (__expf: 2 + floor(1.173·|x|) ulp of fp32, reciprocal and div.full: 2 ulp), and IEEE expf and
+// division made the kernels instruction-bound: on an H100, weighted SwiGLU backward at GPT-OSS width ran at 84 % of
+// copy bandwidth with them and at 96 % with these, SiTuGLU forward at 60 % with its two IEEE divisions by the caps
+// and at 81 % without (harness 10). fp32 (and fp64) storage keeps expf and IEEE division.
 template <typename T> struct mog_fast_maths { static constexpr bool value = sizeof(T) == 2; };
 template <bool mog_fast> __device__ __forceinline__ float mog_exp(float x) { return mog_fast ? __expf(x) : expf(x); }
+template <bool mog_fast> __device__ __forceinline__ float mog_div(float a, float b)
+{
+    // div.full: a few instructions, no IEEE slow path, at most 2 ulp over the whole range (the cheaper __fdividef
+    // returns 0 for divisors beyond 2^126, so 1e38 / 1e38 would be 0).
+    if (!mog_fast) return a / b;
+    float q; asm("div.full.f32 %0, %1, %2;" : "=f"(q) : "f"(a), "f"(b)); return q;
+}
+// 2^x and 1/x of the fast Sigmoid and Tanh, without denormal handling (.ftz): there the power only feeds 1 + e or
+// e + 1 and the reciprocal is of a number >= 1, so a flushed denormal cannot change the result, and the plain forms
+// spend about three instructions each on denormal scaling (H100, harness 11: GeGLU forward with bias and clamp 90 ->
+// 98 % of copy bandwidth with this and the one-instruction bf16 store).
+__device__ __forceinline__ float mog_exp2_ftz(float x) { float r; asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x)); return r; }
+__device__ __forceinline__ float mog_rcp_ftz(float x) { float r; asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x)); return r; }
 template <bool mog_fast> __device__ __forceinline__ float mog_sigmoid(float x)
 {
-    // For x < -88, 1 + e^-x overflows to +inf and __fdividef returns 0, the correctly rounded sigmoid's limit.
-    return mog_fast ? __fdividef(1.f, 1.f + __expf(-x)) : 1.f / (1.f + expf(-x));
+    // 1 / (1 + 2^(-x·log2 e)). For x < -88, 1 + e^-x overflows to +inf and the reciprocal is 0, the correctly rounded
+    // sigmoid's limit at 16-bit storage.
+    return mog_fast ? mog_rcp_ftz(1.f + mog_exp2_ftz(x * -1.44269504f)) : 1.f / (1.f + expf(-x));
 }
 template <bool mog_fast> __device__ __forceinline__ float mog_tanh(float x)
 {
@@ -89,7 +110,7 @@ template <bool mog_fast> __device__ __forceinline__ float mog_tanh(float x)
     // within a few 1e-5 relative of tanh. IEEE tanhf held GEGLU's forward with a bias at 88-94 % of copy bandwidth on
     // an H100 where the other operators reach 97-99 %.
     if (!mog_fast) return tanhf(x);
-    return fabsf(x) < 0.01f ? x * (1.f - x * x * (1.f / 3.f)) : 1.f - __fdividef(2.f, __expf(2.f * x) + 1.f);
+    return fabsf(x) < 0.01f ? x * (1.f - x * x * (1.f / 3.f)) : 1.f - 2.f * mog_rcp_ftz(mog_exp2_ftz(x * 2.88539008f) + 1.f);
 }
 __device__ __forceinline__ float mog_min(float a, float b) { return b < a ? b : a; }        // NaN in a propagates
 __device__ __forceinline__ float mog_max(float a, float b) { return b > a ? b : a; }
@@ -124,7 +145,7 @@ __device__ __forceinline__ void mog_store_pack(T* __restrict__ p, int n, int vec
     }
 }
 
-// ---- The operator's maths (fp32 arithmetic whatever the storage type; mog_fast picks Exp, Sigmoid and Tanh) ----
+// ---- The operator's maths (fp32 arithmetic whatever the storage type; mog_fast picks Exp, Sigmoid, Tanh and division) ----
 struct mog_scalars { float unused; };
 
 // value = gate * Sigmoid(gate) * linear
