@@ -40,20 +40,15 @@ __device__ __forceinline__ void mog_store_pair(T* __restrict__ row, long long co
 {
     constexpr int V = 16 / sizeof(T);
     if (vec && !interleaved) {
-        uint4 pa, pb; T* ta = reinterpret_cast<T*>(&pa); T* tb = reinterpret_cast<T*>(&pb);
-#pragma unroll
-        for (int k = 0; k < V; k++) { ta[k] = mog_store<T>(a[k]); tb[k] = mog_store<T>(b[k]); }
-        *reinterpret_cast<uint4*>(row + col) = pa; *reinterpret_cast<uint4*>(row + h + col) = pb;
+        *reinterpret_cast<uint4*>(row + col) = mog_store_pack16<T>(a);
+        *reinterpret_cast<uint4*>(row + h + col) = mog_store_pack16<T>(b);
     } else if (vec) {
-        uint4 p0, p1; T* t0 = reinterpret_cast<T*>(&p0); T* t1 = reinterpret_cast<T*>(&p1);
-#pragma unroll
-        for (int k = 0; k < V / 2; k++) {
-            t0[2 * k] = mog_store<T>(a[k]); t0[2 * k + 1] = mog_store<T>(b[k]);
-            t1[2 * k] = mog_store<T>(a[V / 2 + k]); t1[2 * k + 1] = mog_store<T>(b[V / 2 + k]);
-        }
-        *reinterpret_cast<uint4*>(row + 2 * col) = p0; *reinterpret_cast<uint4*>(row + 2 * col + V) = p1;
+        *reinterpret_cast<uint4*>(row + 2 * col) = mog_store_pack16_pairs<T>(a, b);
+        *reinterpret_cast<uint4*>(row + 2 * col + V) = mog_store_pack16_pairs<T>(a + V / 2, b + V / 2);
     } else {
-        for (int k = 0; k < n; k++) {
+#pragma unroll
+        for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+            if (k >= n) break;
             long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
             row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
         }
@@ -103,7 +98,9 @@ __device__ __forceinline__ void mog_store_fp8_pair(unsigned char* __restrict__ r
         if (V == 4) *reinterpret_cast<uint2*>(row8 + 2 * col) = make_uint2(pairs[0], pairs[V / 2 - 1]);
         else *reinterpret_cast<uint4*>(row8 + 2 * col) = make_uint4(pairs[0], pairs[1 % (V / 2)], pairs[2 % (V / 2)], pairs[V / 2 - 1]);
     } else {
-        for (int k = 0; k < n; k++) {
+#pragma unroll
+        for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+            if (k >= n) break;
             row8[mog_pair_index(col, k, h, interleaved, false)] = (unsigned char)mog_code(qa.w, k);
             row8[mog_pair_index(col, k, h, interleaved, true)] = (unsigned char)mog_code(qb.w, k);
         }

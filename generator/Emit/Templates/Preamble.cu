@@ -10,23 +10,60 @@ template <typename T> __device__ __forceinline__ T mog_store(float f);
 template <> __device__ __forceinline__ float mog_store<float>(float f) { return f; }
 template <> __device__ __forceinline__ mog_bf16 mog_store<mog_bf16>(float f)
 {
-    // Round to nearest even, NaN to a NaN. From sm_80 one instruction; the integer form takes about six an element,
-    // a fifth of weighted SwiGLU forward's instructions, and with GeGLU's heavier maths it made the kernels
-    // instruction-bound (H100, harness 11: GeGLU backward 89 -> 94 % of copy bandwidth with this alone).
-    mog_bf16 r;
-#if __CUDA_ARCH__ >= 800
-    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r.bits) : "f"(f));
-#else
+    // Round to nearest even; NaN stays a (quiet) NaN with its sign. (Packs of two are stored by mog_store_x2.)
     unsigned int u = __float_as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x400000u;   // a NaN stays a quiet NaN (rounding could carry it to inf)
-    else u += 0x7fffu + ((u >> 16) & 1u);
+    mog_bf16 r;
+    if ((u & 0x7fffffffu) > 0x7f800000u) { r.bits = (unsigned short)((u >> 16) | 0x40u); return r; }
+    u += 0x7fffu + ((u >> 16) & 1u);
     r.bits = (unsigned short)(u >> 16);
-#endif
     return r;
 }
 template <> __device__ __forceinline__ mog_f16 mog_store<mog_f16>(float f)
 {
     mog_f16 r; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(f)); return r;
+}
+
+// Two values stored as one 32-bit word, lo in the low half (16-bit types). From sm_80 one packing conversion: the
+// integer bf16 rounding above takes about six instructions an element, a fifth of weighted SwiGLU forward's, and with
+// GeGLU's heavier maths it made the kernels instruction-bound (H100, harness 11: GeGLU backward 89 -> 94 % of copy
+// bandwidth with one-instruction bf16 stores alone). The hardware's NaN has no sign or payload (PyTorch's bf16
+// rounding drops them too); the scalar paths keep the integer form, whose code the compiler keeps in registers.
+template <typename T> __device__ __forceinline__ unsigned int mog_store_x2(float lo, float hi);
+template <> __device__ __forceinline__ unsigned int mog_store_x2<mog_bf16>(float lo, float hi)
+{
+#if __CUDA_ARCH__ >= 800
+    unsigned int w; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(w) : "f"(hi), "f"(lo)); return w;
+#else
+    return (unsigned int)mog_store<mog_bf16>(lo).bits | ((unsigned int)mog_store<mog_bf16>(hi).bits << 16);
+#endif
+}
+template <> __device__ __forceinline__ unsigned int mog_store_x2<mog_f16>(float lo, float hi)
+{
+#if __CUDA_ARCH__ >= 800
+    unsigned int w; asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(w) : "f"(hi), "f"(lo)); return w;
+#else
+    return (unsigned int)mog_store<mog_f16>(lo).bits | ((unsigned int)mog_store<mog_f16>(hi).bits << 16);
+#endif
+}
+
+// A pack's 16 bytes stored from V values (or from V / 2 pairs a[k], b[k] alternating: a0 b0 a1 b1 ...), built as
+// four 32-bit words in registers (each 16-bit value written through a pointer into a uint4 costs a merge, and with the
+// conversion as an instruction it put the FP8 forward's pack in local memory: a 48-byte stack frame).
+template <typename T>
+__device__ __forceinline__ uint4 mog_store_pack16(const float* v)
+{
+    if constexpr (sizeof(T) == 4)
+        return make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
+    else
+        return make_uint4(mog_store_x2<T>(v[0], v[1]), mog_store_x2<T>(v[2], v[3]), mog_store_x2<T>(v[4], v[5]), mog_store_x2<T>(v[6], v[7]));
+}
+template <typename T>
+__device__ __forceinline__ uint4 mog_store_pack16_pairs(const float* a, const float* b)
+{
+    if constexpr (sizeof(T) == 4)
+        return make_uint4(__float_as_uint(a[0]), __float_as_uint(b[0]), __float_as_uint(a[1]), __float_as_uint(b[1]));
+    else
+        return make_uint4(mog_store_x2<T>(a[0], b[0]), mog_store_x2<T>(a[1], b[1]), mog_store_x2<T>(a[2], b[2]), mog_store_x2<T>(a[3], b[3]));
 }
 
 // FP8 E4M3FN (bias 7, max finite 448, one NaN code per sign), round to nearest even, SATURATING at ±448
@@ -134,10 +171,7 @@ __device__ __forceinline__ void mog_store_pack(T* __restrict__ p, int n, int vec
 {
     constexpr int V = 16 / sizeof(T);
     if (vec) {
-        uint4 q; T* t = reinterpret_cast<T*>(&q);
-#pragma unroll
-        for (int k = 0; k < V; k++) t[k] = mog_store<T>(v[k]);
-        *reinterpret_cast<uint4*>(p) = q;
+        *reinterpret_cast<uint4*>(p) = mog_store_pack16<T>(v);
     } else {
         for (int k = 0; k < n; k++) p[k] = mog_store<T>(v[k]);
     }

@@ -27,23 +27,60 @@ partial class SquaredReGlu
         template <> __device__ __forceinline__ float mog_store<float>(float f) { return f; }
         template <> __device__ __forceinline__ mog_bf16 mog_store<mog_bf16>(float f)
         {
-            // Round to nearest even, NaN to a NaN. From sm_80 one instruction; the integer form takes about six an element,
-            // a fifth of weighted SwiGLU forward's instructions, and with GeGLU's heavier maths it made the kernels
-            // instruction-bound (H100, harness 11: GeGLU backward 89 -> 94 % of copy bandwidth with this alone).
-            mog_bf16 r;
-        #if __CUDA_ARCH__ >= 800
-            asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r.bits) : "f"(f));
-        #else
+            // Round to nearest even; NaN stays a (quiet) NaN with its sign. (Packs of two are stored by mog_store_x2.)
             unsigned int u = __float_as_uint(f);
-            if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x400000u;   // a NaN stays a quiet NaN (rounding could carry it to inf)
-            else u += 0x7fffu + ((u >> 16) & 1u);
+            mog_bf16 r;
+            if ((u & 0x7fffffffu) > 0x7f800000u) { r.bits = (unsigned short)((u >> 16) | 0x40u); return r; }
+            u += 0x7fffu + ((u >> 16) & 1u);
             r.bits = (unsigned short)(u >> 16);
-        #endif
             return r;
         }
         template <> __device__ __forceinline__ mog_f16 mog_store<mog_f16>(float f)
         {
             mog_f16 r; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(f)); return r;
+        }
+
+        // Two values stored as one 32-bit word, lo in the low half (16-bit types). From sm_80 one packing conversion: the
+        // integer bf16 rounding above takes about six instructions an element, a fifth of weighted SwiGLU forward's, and with
+        // GeGLU's heavier maths it made the kernels instruction-bound (H100, harness 11: GeGLU backward 89 -> 94 % of copy
+        // bandwidth with one-instruction bf16 stores alone). The hardware's NaN has no sign or payload (PyTorch's bf16
+        // rounding drops them too); the scalar paths keep the integer form, whose code the compiler keeps in registers.
+        template <typename T> __device__ __forceinline__ unsigned int mog_store_x2(float lo, float hi);
+        template <> __device__ __forceinline__ unsigned int mog_store_x2<mog_bf16>(float lo, float hi)
+        {
+        #if __CUDA_ARCH__ >= 800
+            unsigned int w; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(w) : "f"(hi), "f"(lo)); return w;
+        #else
+            return (unsigned int)mog_store<mog_bf16>(lo).bits | ((unsigned int)mog_store<mog_bf16>(hi).bits << 16);
+        #endif
+        }
+        template <> __device__ __forceinline__ unsigned int mog_store_x2<mog_f16>(float lo, float hi)
+        {
+        #if __CUDA_ARCH__ >= 800
+            unsigned int w; asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(w) : "f"(hi), "f"(lo)); return w;
+        #else
+            return (unsigned int)mog_store<mog_f16>(lo).bits | ((unsigned int)mog_store<mog_f16>(hi).bits << 16);
+        #endif
+        }
+
+        // A pack's 16 bytes stored from V values (or from V / 2 pairs a[k], b[k] alternating: a0 b0 a1 b1 ...), built as
+        // four 32-bit words in registers (each 16-bit value written through a pointer into a uint4 costs a merge, and with the
+        // conversion as an instruction it put the FP8 forward's pack in local memory: a 48-byte stack frame).
+        template <typename T>
+        __device__ __forceinline__ uint4 mog_store_pack16(const float* v)
+        {
+            if constexpr (sizeof(T) == 4)
+                return make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
+            else
+                return make_uint4(mog_store_x2<T>(v[0], v[1]), mog_store_x2<T>(v[2], v[3]), mog_store_x2<T>(v[4], v[5]), mog_store_x2<T>(v[6], v[7]));
+        }
+        template <typename T>
+        __device__ __forceinline__ uint4 mog_store_pack16_pairs(const float* a, const float* b)
+        {
+            if constexpr (sizeof(T) == 4)
+                return make_uint4(__float_as_uint(a[0]), __float_as_uint(b[0]), __float_as_uint(a[1]), __float_as_uint(b[1]));
+            else
+                return make_uint4(mog_store_x2<T>(a[0], b[0]), mog_store_x2<T>(a[1], b[1]), mog_store_x2<T>(a[2], b[2]), mog_store_x2<T>(a[3], b[3]));
         }
 
         // FP8 E4M3FN (bias 7, max finite 448, one NaN code per sign), round to nearest even, SATURATING at ±448
@@ -151,10 +188,7 @@ partial class SquaredReGlu
         {
             constexpr int V = 16 / sizeof(T);
             if (vec) {
-                uint4 q; T* t = reinterpret_cast<T*>(&q);
-        #pragma unroll
-                for (int k = 0; k < V; k++) t[k] = mog_store<T>(v[k]);
-                *reinterpret_cast<uint4*>(p) = q;
+                *reinterpret_cast<uint4*>(p) = mog_store_pack16<T>(v);
             } else {
                 for (int k = 0; k < n; k++) p[k] = mog_store<T>(v[k]);
             }
@@ -227,20 +261,15 @@ partial class SquaredReGlu
         {
             constexpr int V = 16 / sizeof(T);
             if (vec && !interleaved) {
-                uint4 pa, pb; T* ta = reinterpret_cast<T*>(&pa); T* tb = reinterpret_cast<T*>(&pb);
-        #pragma unroll
-                for (int k = 0; k < V; k++) { ta[k] = mog_store<T>(a[k]); tb[k] = mog_store<T>(b[k]); }
-                *reinterpret_cast<uint4*>(row + col) = pa; *reinterpret_cast<uint4*>(row + h + col) = pb;
+                *reinterpret_cast<uint4*>(row + col) = mog_store_pack16<T>(a);
+                *reinterpret_cast<uint4*>(row + h + col) = mog_store_pack16<T>(b);
             } else if (vec) {
-                uint4 p0, p1; T* t0 = reinterpret_cast<T*>(&p0); T* t1 = reinterpret_cast<T*>(&p1);
-        #pragma unroll
-                for (int k = 0; k < V / 2; k++) {
-                    t0[2 * k] = mog_store<T>(a[k]); t0[2 * k + 1] = mog_store<T>(b[k]);
-                    t1[2 * k] = mog_store<T>(a[V / 2 + k]); t1[2 * k + 1] = mog_store<T>(b[V / 2 + k]);
-                }
-                *reinterpret_cast<uint4*>(row + 2 * col) = p0; *reinterpret_cast<uint4*>(row + 2 * col + V) = p1;
+                *reinterpret_cast<uint4*>(row + 2 * col) = mog_store_pack16_pairs<T>(a, b);
+                *reinterpret_cast<uint4*>(row + 2 * col + V) = mog_store_pack16_pairs<T>(a + V / 2, b + V / 2);
             } else {
-                for (int k = 0; k < n; k++) {
+        #pragma unroll
+                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                    if (k >= n) break;
                     long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
                     row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
                 }
@@ -290,7 +319,9 @@ partial class SquaredReGlu
                 if (V == 4) *reinterpret_cast<uint2*>(row8 + 2 * col) = make_uint2(pairs[0], pairs[V / 2 - 1]);
                 else *reinterpret_cast<uint4*>(row8 + 2 * col) = make_uint4(pairs[0], pairs[1 % (V / 2)], pairs[2 % (V / 2)], pairs[V / 2 - 1]);
             } else {
-                for (int k = 0; k < n; k++) {
+        #pragma unroll
+                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                    if (k >= n) break;
                     row8[mog_pair_index(col, k, h, interleaved, false)] = (unsigned char)mog_code(qa.w, k);
                     row8[mog_pair_index(col, k, h, interleaved, true)] = (unsigned char)mog_code(qb.w, k);
                 }
@@ -1168,5 +1199,5 @@ partial class SquaredReGlu
         extern "C" __global__ void squaredreglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true, CodeSha256 = "54135946baa90fefab5314dcb3c4eda54b4ada5b71e74f9ae67479e78c5ebfc3" };
+        """) { CompiledPerKernel = true, CodeSha256 = "8688b88bbd33144fdb6408ea71341c4fd35083905ff1f7b6faedf3d178ac1327" };
 }
