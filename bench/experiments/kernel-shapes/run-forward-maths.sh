@@ -3,12 +3,12 @@
 # GPT-OSS width: times of forward-maths.cu, then ncu on one launch of each kernel. Edited copies of the generated
 # modules apportion the time: SiTuGLU with its two divisions by the caps as __fdividef ("fdiv"), GeGLU-erf with erff
 # removed ("noerf", erf(z) replaced by z: the maths without erf, not a correct operator). JSON lines to
-# ${OUT:-results}/forward-maths.jsonl, ncu reports to ${OUT:-results}/ncu-maths-<label>.txt.
+# ${OUT:-results}/forward-maths.jsonl, ncu reports to ${OUT:-results}/ncu/ncu-maths-<label>.txt.
 set -u
 cd "$(dirname "$0")"
 export PATH=/usr/local/cuda/bin:$PATH
 out=${OUT:-results}
-mkdir -p build
+mkdir -p build $out/ncu
 snapshots=../../../tests/MoeOpGen.Generator.Tests/Snapshots
 sed -e 's|gate / gateCap|__fdividef(gate, gateCap)|g' -e 's|linear / linearCap|__fdividef(linear, linearCap)|g' $snapshots/SiTuGlu.verified.cu > build/situglu-fdiv.cu
 sed -e 's|erff(\([^()]*\))|(\1)|g' $snapshots/GeGluErf.verified.cu > build/gegluerf-noerf.cu
@@ -25,5 +25,5 @@ for spec in "swiglu SwiGlu ../../../tests/MoeOpGen.Generator.Tests/Snapshots/Swi
   build/h10-$label 32768 2880 $label $scalar | tee -a $out/forward-maths.jsonl
   ncu --section SpeedOfLight --section ComputeWorkloadAnalysis --section Occupancy --section SchedulerStats \
       --section WarpStateStats --section InstructionStats --section LaunchStats \
-      build/h10-$label 32768 2880 $label $scalar once > $out/ncu-maths-$label.txt 2>&1
+      build/h10-$label 32768 2880 $label $scalar once > $out/ncu/ncu-maths-$label.txt 2>&1
 done

@@ -7,9 +7,10 @@ using Xunit;
 namespace MoeOpGen.Tests.Cuda;
 
 /// <summary>
-/// Every generated CUDA module (every operator × variant × dtype) compiles with NVRTC for sm_80 and sm_90. Needs
-/// NVRTC but no GPU: CI installs Debian's libnvrtc11.2 (CUDA 11.8) and compiles to PTX for both (all entry
-/// points at once, with -DMOG_ALL_KERNELS; at run time each kernel is compiled on its own).
+/// Every generated CUDA module (every operator × variant × dtype) compiles with NVRTC for sm_75, sm_80 and sm_90:
+/// sm_75 takes the preamble's integer forms of the conversions that are instructions from sm_80 (bf16 pairs) and
+/// sm_89 (FP8). Needs NVRTC but no GPU: CI installs Debian's libnvrtc11.2 (CUDA 11.8) and compiles to PTX for each
+/// (all entry points at once, with -DMOG_ALL_KERNELS; at run time each kernel is compiled on its own).
 /// </summary>
 public class GeneratedKernelsCompileTests(ITestOutputHelper output)
 {
@@ -17,7 +18,7 @@ public class GeneratedKernelsCompileTests(ITestOutputHelper output)
     {
         var data = new TheoryData<string, string>();
         foreach (var source in CudaKernels.SourcesIn(typeof(SwiGlu).Assembly))
-            foreach (var arch in new[] { "compute_80", "compute_90" })
+            foreach (var arch in new[] { "compute_75", "compute_80", "compute_90" })
                 data.Add(source.ModuleName, arch);
         return data;
     }
