@@ -275,7 +275,7 @@ partial class GeGlu
                 *reinterpret_cast<uint4*>(row + 2 * col + V) = mog_store_pack16_pairs<T>(a + V / 2, b + V / 2);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
                     row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
@@ -327,7 +327,7 @@ partial class GeGlu
                 else *reinterpret_cast<uint4*>(row8 + 2 * col) = make_uint4(pairs[0], pairs[1 % (V / 2)], pairs[2 % (V / 2)], pairs[V / 2 - 1]);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     row8[mog_pair_index(col, k, h, interleaved, false)] = (unsigned char)mog_code(qa.w, k);
                     row8[mog_pair_index(col, k, h, interleaved, true)] = (unsigned char)mog_code(qb.w, k);
@@ -1206,5 +1206,5 @@ partial class GeGlu
         extern "C" __global__ void geglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true, CodeSha256 = "9419b408b5d9153cc113b5f155a780edad2adcbb435870ac4052231bf2954095" };
+        """) { CompiledPerKernel = true, CodeSha256 = "7c569b039fd2ce9a5bf779cf832a2113ece52137665344717f7fd2b650a4977b" };
 }

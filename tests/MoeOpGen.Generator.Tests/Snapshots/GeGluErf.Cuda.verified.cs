@@ -269,7 +269,7 @@ partial class GeGluErf
                 *reinterpret_cast<uint4*>(row + 2 * col + V) = mog_store_pack16_pairs<T>(a + V / 2, b + V / 2);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
                     row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
@@ -321,7 +321,7 @@ partial class GeGluErf
                 else *reinterpret_cast<uint4*>(row8 + 2 * col) = make_uint4(pairs[0], pairs[1 % (V / 2)], pairs[2 % (V / 2)], pairs[V / 2 - 1]);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     row8[mog_pair_index(col, k, h, interleaved, false)] = (unsigned char)mog_code(qa.w, k);
                     row8[mog_pair_index(col, k, h, interleaved, true)] = (unsigned char)mog_code(qb.w, k);
@@ -1200,5 +1200,5 @@ partial class GeGluErf
         extern "C" __global__ void gegluerf_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true, CodeSha256 = "130498ee92c2f29e0b00ffa2ce125b6a83e9c2a2ad51c42cf00ad7447d3752ba" };
+        """) { CompiledPerKernel = true, CodeSha256 = "d20599b7116f5cb0181435188d5dd962077f30998420cdcee014201915fa4449" };
 }

@@ -272,7 +272,7 @@ partial class QuickGeGlu
                 *reinterpret_cast<uint4*>(row + 2 * col + V) = mog_store_pack16_pairs<T>(a + V / 2, b + V / 2);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
                     row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
@@ -324,7 +324,7 @@ partial class QuickGeGlu
                 else *reinterpret_cast<uint4*>(row8 + 2 * col) = make_uint4(pairs[0], pairs[1 % (V / 2)], pairs[2 % (V / 2)], pairs[V / 2 - 1]);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     row8[mog_pair_index(col, k, h, interleaved, false)] = (unsigned char)mog_code(qa.w, k);
                     row8[mog_pair_index(col, k, h, interleaved, true)] = (unsigned char)mog_code(qb.w, k);
@@ -1203,5 +1203,5 @@ partial class QuickGeGlu
         extern "C" __global__ void quickgeglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true, CodeSha256 = "b043ea51bdc933e4c8fd295a3aca031961359f54b431d775be1e95df3d65591e" };
+        """) { CompiledPerKernel = true, CodeSha256 = "07f2f3dc23764123ca29df265a73d6e0fabe48cef4d8ac9ab2ccb52d05c24042" };
 }

@@ -268,7 +268,7 @@ partial class SquaredReGlu
                 *reinterpret_cast<uint4*>(row + 2 * col + V) = mog_store_pack16_pairs<T>(a + V / 2, b + V / 2);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
                     row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
@@ -320,7 +320,7 @@ partial class SquaredReGlu
                 else *reinterpret_cast<uint4*>(row8 + 2 * col) = make_uint4(pairs[0], pairs[1 % (V / 2)], pairs[2 % (V / 2)], pairs[V / 2 - 1]);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     row8[mog_pair_index(col, k, h, interleaved, false)] = (unsigned char)mog_code(qa.w, k);
                     row8[mog_pair_index(col, k, h, interleaved, true)] = (unsigned char)mog_code(qb.w, k);
@@ -1199,5 +1199,5 @@ partial class SquaredReGlu
         extern "C" __global__ void squaredreglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true, CodeSha256 = "8688b88bbd33144fdb6408ea71341c4fd35083905ff1f7b6faedf3d178ac1327" };
+        """) { CompiledPerKernel = true, CodeSha256 = "574cbe098d214a84ebde1cb77144d2deef50e2948df88bd4db3b9bcbd808ea49" };
 }

@@ -253,7 +253,7 @@ __device__ __forceinline__ void mog_store_pair(T* __restrict__ row, long long co
         *reinterpret_cast<uint4*>(row + 2 * col + V) = mog_store_pack16_pairs<T>(a + V / 2, b + V / 2);
     } else {
 #pragma unroll
-        for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+        for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
             if (k >= n) break;
             long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
             row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
@@ -305,7 +305,7 @@ __device__ __forceinline__ void mog_store_fp8_pair(unsigned char* __restrict__ r
         else *reinterpret_cast<uint4*>(row8 + 2 * col) = make_uint4(pairs[0], pairs[1 % (V / 2)], pairs[2 % (V / 2)], pairs[V / 2 - 1]);
     } else {
 #pragma unroll
-        for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+        for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
             if (k >= n) break;
             row8[mog_pair_index(col, k, h, interleaved, false)] = (unsigned char)mog_code(qa.w, k);
             row8[mog_pair_index(col, k, h, interleaved, true)] = (unsigned char)mog_code(qb.w, k);

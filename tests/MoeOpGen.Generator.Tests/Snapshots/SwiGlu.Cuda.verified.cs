@@ -267,7 +267,7 @@ partial class SwiGlu
                 *reinterpret_cast<uint4*>(row + 2 * col + V) = mog_store_pack16_pairs<T>(a + V / 2, b + V / 2);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     long long ia = interleaved ? 2 * (col + k) : col + k, ib = interleaved ? ia + 1 : h + col + k;
                     row[ia] = mog_store<T>(a[k]); row[ib] = mog_store<T>(b[k]);
@@ -319,7 +319,7 @@ partial class SwiGlu
                 else *reinterpret_cast<uint4*>(row8 + 2 * col) = make_uint4(pairs[0], pairs[1 % (V / 2)], pairs[2 % (V / 2)], pairs[V / 2 - 1]);
             } else {
         #pragma unroll
-                for (int k = 0; k < V; k++) {                     // constant indices, as in mog_store_pack
+                for (int k = 0; k < V; k++) {                     // constant indices keep the values in registers
                     if (k >= n) break;
                     row8[mog_pair_index(col, k, h, interleaved, false)] = (unsigned char)mog_code(qa.w, k);
                     row8[mog_pair_index(col, k, h, interleaved, true)] = (unsigned char)mog_code(qb.w, k);
@@ -1198,5 +1198,5 @@ partial class SwiGlu
         extern "C" __global__ void swiglu_reduce_weights(const float* dw_partial, float* dw, long long rows, int parts)
         { mog_reduce_weights(dw_partial, dw, rows, parts); }
         #endif
-        """) { CompiledPerKernel = true, CodeSha256 = "423a5bdcef9bed2c13786a1f9d0b310949f24d3afd29d7baea88264925c50a97" };
+        """) { CompiledPerKernel = true, CodeSha256 = "24b6250761b83c6ada80f39b47b7232d4f64d6ee221528625135c3bad804ca70" };
 }
