@@ -30,7 +30,7 @@ internal static class CudaLaunchShapes
     /// <summary>Threads per block of the weights-gradient reduction (<c>mog_reduce_weights</c>, a thread per row).</summary>
     public const uint ReduceWeightsBlock = 256;
 
-    /// <summary>Threads per block of the bias reduction (8 warps, each summing every 8th partial).</summary>
+    /// <summary>Threads per block of the bias reduction (8 warps, each summing every 8th partial into four accumulators in turn).</summary>
     public const uint ReduceBiasBlock = 256;
 
     /// <summary>
