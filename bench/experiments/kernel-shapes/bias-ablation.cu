@@ -285,6 +285,18 @@ int main(int argc, char** argv)
                    "\"us_alone\":%.1f,\"pct_alone\":%.1f,\"us\":%.1f,\"pct\":%.1f}\n", rows, h, clamp, at.numRegs, gen_per, gen_groups, gen_slices, alone, pct(alone), both, pct(both));
             fflush(stdout);
         }
+        // The generated kernel on more row groups than one wave holds (its blocks then run in waves, as the
+        // block-per-row kernel's do), at the price of more bias partials to add.
+        for (int waves : {2, 4, 8}) {
+            const long long per_group = std::max<long long>(1, gen_per_group / waves), groups = (rows + per_group - 1) / per_group;
+            if (groups > 4096) break;
+            auto launch = [&] { gen<<<dim3((unsigned)groups, (unsigned)gen_slices), 128>>>(g, x, nullptr, w, bias, dx, dw_partial, partial, rows, h, per_group, 0, 1, 7.f, sc); };
+            const float alone = time_us(launch), both = time_us([&] { launch(); reduce(groups, gen_parts); });
+            printf("{\"rows\":%lld,\"h\":%lld,\"clamp\":%d,\"what\":\"generated_waves\",\"waves\":%d,\"groups\":%lld,\"us_alone\":%.1f,\"pct_alone\":%.1f,\"us\":%.1f,\"pct\":%.1f}\n",
+                   rows, h, clamp, waves, groups, alone, pct(alone), both, pct(both));
+            fflush(stdout);
+        }
+        if (getenv("ONLY_WAVES")) continue;
         struct Candidate { const char* name; Kernel k; int p; bool even; bool ablation; };
 #define K(P, DOT, SUMS, BIAS, RELOAD) (clamp ? ablation_bwd<true, P, DOT, SUMS, BIAS, RELOAD> : ablation_bwd<false, P, DOT, SUMS, BIAS, RELOAD>)
         Candidate candidates[] = {
