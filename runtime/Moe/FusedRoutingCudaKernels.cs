@@ -40,6 +40,10 @@ internal static class FusedRoutingCudaKernels
     /// registers to launch (about 90 for bf16 16-byte packs, which leaves room for 2 such blocks per SM).</summary>
     public const uint MaxDotBlock = 256;
 
+    /// <summary>Units of a token's row per lane of the gather-reduce (<c>moe_unpermute_*</c> forward): its warp tasks are
+    /// 32 times this wide. The source's <c>MOE_GATHER_UNITS_PER_LANE</c> is the same number.</summary>
+    public const long GatherUnitsPerLane = 3;
+
     /// <summary>Grid cap, in blocks per streaming multiprocessor (the kernels grid-stride over the rest).</summary>
     public const long BlocksPerMultiprocessor = 32;
 
@@ -226,7 +230,8 @@ internal static class FusedRoutingCudaKernels
 
         bool vector = hidden % pack == 0 && Aligned16(rows, output);
         long units = vector ? hidden / pack : hidden;
-        return new($"moe_unpermute_{suffix}{(vector ? "_v16" : "")}", WarpTaskGrid(tokenCount, units, multiprocessors), WarpTaskBlock, 0,
+        long taskUnits = (units + GatherUnitsPerLane - 1) / GatherUnitsPerLane;   // a task covers 32 · GatherUnitsPerLane units
+        return new($"moe_unpermute_{suffix}{(vector ? "_v16" : "")}", WarpTaskGrid(tokenCount, taskUnits, multiprocessors), WarpTaskBlock, 0,
         [
             ("permuted", rows),
             ("row_map", rowMap),

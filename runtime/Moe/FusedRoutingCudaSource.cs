@@ -16,7 +16,8 @@ namespace MoeOpGen.Moe;
 /// launch when <c>T = 0</c>. No kernel uses dynamic shared memory. blockDim is a multiple of 32.
 /// <list type="bullet">
 /// <item>Warp tasks (<c>moe_permute_*</c>, <c>moe_unpermute_*</c> forward, and <c>moe_unpermute_bwd_*</c> when
-/// <c>grad_probs</c> is null): one warp per (token, 32-unit segment of its row), at least one task per token, any
+/// <c>grad_probs</c> is null): one warp per (token, 32-unit segment of its row; 3 × 32 units for the unpermute
+/// forward, <see cref="FusedRoutingCudaKernels.GatherUnitsPerLane"/>), at least one task per token, any
 /// blockDim up to 1024 (<see cref="FusedRoutingCudaKernels"/> uses 256 and as many blocks as tasks need, capped at
 /// 32 per SM). A warp walks the token's map row 32 experts at a time and ballots the routed ones, so there is no
 /// copy list in shared memory and no block barrier, and each copy's prob is loaded once per warp.</item>
@@ -35,12 +36,15 @@ namespace MoeOpGen.Moe;
 /// count, the unpermute's row-map summary) and discards their output when the check fails. The backward kernels
 /// trust the map, which that check accepted before the forward returned. The module compiles whole (it is small: under a second to PTX with NVRTC 11.8), so its
 /// kernels carry no per-kernel compile guards.</para>
-/// <para><b>Memory-level parallelism.</b> The gather-reduce kernels load the packs of up to 4 copies
-/// (<c>MOE_COPY_CHUNK</c>) before summing them, so a top-4 token's reads are in flight together; the sum still runs in
-/// ascending expert order. Four, not eight: with eight the bf16 gather-reduce needs 88 registers (2 blocks of 256
-/// per SM) against 60 (4 blocks), so fewer reads would be in flight per SM for top-4 and the same for top-8
-/// (ptxas for sm_90, NVRTC 11.8). The permute loads its unit before the map row, so both reads overlap, then stores
-/// it to every copy.</para>
+/// <para><b>Memory-level parallelism.</b> A gather-reduce (unpermute forward) warp task takes 3 × 32 units of the
+/// token's row (<c>MOE_GATHER_UNITS_PER_LANE</c>): each lane loads its 3 units of a copy's row before summing them,
+/// copy after copy in ascending expert order, so one walk of the map row feeds three loads per lane and copy. On an
+/// H200 (harness 14 of bench/experiments/kernel-shapes) that ran at 88 / 95 / 87 % of copy bandwidth at GPT-OSS,
+/// Mixtral and DeepSeek-V3 widths, where tasks of 32 units with the loads of up to 4 copies in flight ran at
+/// 83 / 73 / 53 % (and 2 units a lane with 2 copies at 92 / 94 / 80 %; 4 or more units a lane with 2 copies needed
+/// over 100 registers). The unpermute backward's dot path loads the packs of up to 4 copies (<c>MOE_COPY_CHUNK</c>)
+/// before summing them. The permute loads its unit before the map row, so both reads overlap, then stores it to
+/// every copy.</para>
 /// <para><b>Kernels.</b> All pointers are device pointers of contiguous tensors; <c>i64</c> is <c>long long</c>.
 /// <list type="bullet">
 /// <item><c>moe_permute_w{1,2,4,8,16}(const U* tokens, const int* row_map, const void* probs, U* permuted,
@@ -163,9 +167,12 @@ internal static class FusedRoutingCudaSource
         // Every lane holds the same mask, so loops over it are warp-uniform, and shuffles hand each copy's row and
         // prob to the whole warp: one load per copy per token and warp, not one per element.
         #define MOE_FULL_MASK 0xffffffffu
-        // Copies whose rows are loaded before any is summed: up to 4 loads of 16 bytes in flight per thread (see the
-        // remarks of FusedRoutingCudaSource for why 4).
+        // Copies whose rows the unpermute backward's dot path loads before any is summed: up to 4 loads of 16 bytes in
+        // flight per thread (see the remarks of FusedRoutingCudaSource for why 4).
         #define MOE_COPY_CHUNK 4
+        // Units of a token's row that one lane of the gather-reduce (unpermute forward) takes: its warp task is 32 times
+        // this many units (FusedRoutingCudaKernels.GatherUnitsPerLane, which sizes the grid).
+        #define MOE_GATHER_UNITS_PER_LANE 3
 
         // An entry at or past num_rows counts as no copy, like -1: the forward kernels are bounds-safe whatever the
         // map holds, so the host can launch them before it has read back the map's check (it then rejects the map and
@@ -250,56 +257,61 @@ internal static class FusedRoutingCudaSource
         MOE_PERMUTE_KERNEL(moe_permute_w16, uint4)
 
         // ---- Unpermute (gather-reduce): out[t] = sum over e ascending of p[t,e] * permuted[map[t,e]]. ----------
-        // Warp tasks. The packs of up to MOE_COPY_CHUNK copies are loaded (predicated) before any is summed, so their
-        // reads are in flight together; the sum still runs copy by copy in ascending expert order from zero, the
-        // CPU loop's order, so the result is bit-identical to it.
+        // Warp tasks of MOE_GATHER_UNITS_PER_LANE x 32 units of a token's row: lane i takes units i, i + 32, ..., so
+        // each copy's row is read with that many loads in flight per lane, one copy after another, and every walk of
+        // the token's map row feeds that many units. The sum runs copy by copy in ascending expert order from zero, the
+        // CPU loop's order, so the result is bit-identical to it. (Tasks of 32 units with the loads of 4 copies in
+        // flight ran at 83 / 73 / 53 % of copy bandwidth at GPT-OSS, Mixtral and DeepSeek-V3 widths on an H200, three
+        // units a lane one copy at a time at 88 / 95 / 87 %: bench/experiments/kernel-shapes, harness 14.)
         template <typename C, int VEC>
         __device__ void unpermute_rows(const typename C::elem* __restrict__ permuted, const int* __restrict__ row_map,
                                        const typename C::acc* __restrict__ probs, typename C::elem* __restrict__ out,
                                        i64 num_tokens, i64 num_rows, int num_experts, i64 hidden) {
             typedef typename C::acc A;
             typedef Pack<typename C::elem, VEC> P;
+            constexpr int S = MOE_GATHER_UNITS_PER_LANE;
             const i64 packs = hidden / VEC;
             const P* rows = reinterpret_cast<const P*>(permuted);
             P* destination = reinterpret_cast<P*>(out);
-            const WarpTasks tasks(num_tokens, packs);
+            const WarpTasks tasks(num_tokens, (packs + S - 1) / S);        // segments of 32·S packs
             for (i64 task = tasks.first; task < tasks.count; task += tasks.stride) {
                 const i64 t = task / tasks.segments;
-                const i64 c = (task - t * tasks.segments) * 32 + (threadIdx.x & 31u);
-                const bool active = c < packs;
+                const i64 first = (task - t * tasks.segments) * 32 * S + (threadIdx.x & 31u);
                 const int* map_row = row_map + t * num_experts;
                 const A* prob_row = probs != nullptr ? probs + t * num_experts : nullptr;
-                A sum[VEC];
+                A sum[S][VEC];
                 #pragma unroll
-                for (int v = 0; v < VEC; ++v) sum[v] = A(0);
+                for (int j = 0; j < S; ++j) {
+                    #pragma unroll
+                    for (int v = 0; v < VEC; ++v) sum[j][v] = A(0);
+                }
                 for (int base = 0; base < num_experts; base += 32) {
                     int row; A weight;
                     unsigned int routed = load_experts<A>(map_row, prob_row, base, num_experts, num_rows, row, weight);
                     while (routed != 0u) {
-                        const int n = min(__popc(routed), MOE_COPY_CHUNK);
-                        P x[MOE_COPY_CHUNK];
-                        A w[MOE_COPY_CHUNK];
+                        const int from = next_copy(routed) & 31;
+                        const i64 r = __shfl_sync(MOE_FULL_MASK, row, from);
+                        const A w = __shfl_sync(MOE_FULL_MASK, weight, from);
+                        P x[S];
                         #pragma unroll
-                        for (int u = 0; u < MOE_COPY_CHUNK; ++u) {
-                            const int from = next_copy(routed) & 31;
-                            const int r = __shfl_sync(MOE_FULL_MASK, row, from);
-                            w[u] = __shfl_sync(MOE_FULL_MASK, weight, from);
-                            if (u < n && active) x[u] = rows[(i64)r * packs + c];
-                        }
+                        for (int j = 0; j < S; ++j)
+                            if (first + 32 * j < packs) x[j] = rows[r * packs + first + 32 * j];
                         #pragma unroll
-                        for (int u = 0; u < MOE_COPY_CHUNK; ++u)
-                            if (u < n && active) {
+                        for (int j = 0; j < S; ++j)
+                            if (first + 32 * j < packs) {
                                 #pragma unroll
-                                for (int v = 0; v < VEC; ++v) sum[v] = C::madd(sum[v], w[u], C::load(x[u].v[v]));
+                                for (int v = 0; v < VEC; ++v) sum[j][v] = C::madd(sum[j][v], w, C::load(x[j].v[v]));
                             }
                     }
                 }
-                if (active) {
-                    P y;
-                    #pragma unroll
-                    for (int v = 0; v < VEC; ++v) y.v[v] = C::store(sum[v]);
-                    destination[t * packs + c] = y;
-                }
+                #pragma unroll
+                for (int j = 0; j < S; ++j)
+                    if (first + 32 * j < packs) {
+                        P y;
+                        #pragma unroll
+                        for (int v = 0; v < VEC; ++v) y.v[v] = C::store(sum[j][v]);
+                        destination[t * packs + first + 32 * j] = y;
+                    }
             }
         }
 

@@ -118,7 +118,8 @@ public class FusedRoutingLaunchPlanTests
         Assert.Equal(hidden, Value(forward, "hidden"));
         Assert.Equal(rowCount, Value(forward, "num_rows"));   // the bound of the reads: the rows of permuted
         long units = expectedKernel.EndsWith("_v16") ? hidden / (16 / rows.element_size()) : hidden;
-        uint warpTaskBlocks = (uint)((tokenCount * ((units + 31) / 32) + 7) / 8);   // 9000 or 18000 warps: under the cap
+        long gatherLanes = (units + FusedRoutingCudaKernels.GatherUnitsPerLane - 1) / FusedRoutingCudaKernels.GatherUnitsPerLane;
+        uint warpTaskBlocks = (uint)((tokenCount * ((gatherLanes + 31) / 32) + 7) / 8);   // a warp task per token here: under the cap
         Assert.Equal((warpTaskBlocks, 256u, 0u), (forward.Grid, forward.Block, forward.SharedBytes));
         Assert.Null(TensorArgument(FusedRoutingCudaKernels.PlanGatherReduce(rows, rowMap, null, output, Multiprocessors)!, "probs"));
 
@@ -145,8 +146,19 @@ public class FusedRoutingLaunchPlanTests
         Assert.Equal(((uint)((tokenCount * ((scatterUnits + 31) / 32) + 7) / 8), 256u), (withoutProbs.Grid, withoutProbs.Block));
     }
 
+    /// <summary>The gather-reduce's grid is sized for tasks of <see cref="FusedRoutingCudaKernels.GatherUnitsPerLane"/>
+    /// units a lane, which the kernel source states as its own constant: the two must agree, or the grid would leave
+    /// warps idle (too wide a task count) or lean on the grid-stride loop (too narrow).</summary>
+    [Fact]
+    public void The_gather_reduce_grid_and_kernel_agree_on_the_units_per_lane()
+    {
+        Assert.Contains($"#define MOE_GATHER_UNITS_PER_LANE {FusedRoutingCudaKernels.GatherUnitsPerLane}\n", FusedRoutingCudaSource.Source);
+        Assert.InRange(FusedRoutingCudaKernels.GatherUnitsPerLane, 1, 8);
+    }
+
     /// <summary>The shape measured on the H100 (GPT-OSS: T = 8192, E = 32, hidden 2880 bf16 = 360 packs of 16
-    /// bytes): 12 warp tasks per token, more than the grid cap; the dot kernel covers a row in two even passes of
+    /// bytes): 12 warp tasks of 32 packs per token for the permute, more than the grid cap, 4 of 96 packs for the
+    /// unpermute; the dot kernel covers a row in two even passes of
     /// 192 threads. Other rows split evenly too, never beyond the launch bound of 256 threads.</summary>
     [Fact]
     public void Gpt_oss_shape_gets_capped_warp_task_grids_and_a_one_pass_dot_block()
@@ -162,7 +174,7 @@ public class FusedRoutingLaunchPlanTests
         var backward = FusedRoutingCudaKernels.PlanScatterScaledWithDot(tokens, rows, rowMap, probs, rows, probs, Multiprocessors)!;
         Assert.Equal(("moe_permute_w16", 360L), (permute.Kernel, Value(permute, "row_units")));
         Assert.Equal((Multiprocessors * 32u, 256u), (permute.Grid, permute.Block));     // 98,304 warp tasks, 4,224 blocks
-        Assert.Equal((Multiprocessors * 32u, 256u), (unpermute.Grid, unpermute.Block));
+        Assert.Equal((4096u, 256u), (unpermute.Grid, unpermute.Block));   // 4 tasks of 3 × 32 packs a token: 32,768 warps
         Assert.Equal((Multiprocessors * 32u, 192u), (backward.Grid, backward.Block));
         Assert.Equal(224u, FusedRoutingCudaKernels.DotBlock(7168 / 8));   // DeepSeek's 7168: 896 packs, 4 passes of 224
         Assert.Equal(256u, FusedRoutingCudaKernels.DotBlock(4096 / 8));   // 512 packs, 2 passes of 256
