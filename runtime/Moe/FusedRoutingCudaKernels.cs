@@ -230,8 +230,8 @@ internal static class FusedRoutingCudaKernels
 
         bool vector = hidden % pack == 0 && Aligned16(rows, output);
         long units = vector ? hidden / pack : hidden;
-        long taskUnits = (units + GatherUnitsPerLane - 1) / GatherUnitsPerLane;   // a task covers 32 · GatherUnitsPerLane units
-        return new($"moe_unpermute_{suffix}{(vector ? "_v16" : "")}", WarpTaskGrid(tokenCount, taskUnits, multiprocessors), WarpTaskBlock, 0,
+        long laneGroups = (units + GatherUnitsPerLane - 1) / GatherUnitsPerLane;   // the row in lane-sized groups, 32 a warp task
+        return new($"moe_unpermute_{suffix}{(vector ? "_v16" : "")}", WarpTaskGrid(tokenCount, laneGroups, multiprocessors), WarpTaskBlock, 0,
         [
             ("permuted", rows),
             ("row_map", rowMap),
