@@ -38,11 +38,11 @@ namespace MoeOpGen.Moe;
 /// kernels carry no per-kernel compile guards.</para>
 /// <para><b>Memory-level parallelism.</b> A gather-reduce (unpermute forward) warp task takes 3 × 32 units of the
 /// token's row (<c>MOE_GATHER_UNITS_PER_LANE</c>): each lane loads its 3 units of a copy's row before summing them,
-/// copy after copy in ascending expert order, so one walk of the map row feeds three loads per lane and copy. On an
-/// H200 (harness 14 of bench/experiments/kernel-shapes) that ran at 88 / 95 / 87 % of copy bandwidth at GPT-OSS,
-/// Mixtral and DeepSeek-V3 widths, where tasks of 32 units with the loads of up to 4 copies in flight ran at
-/// 83 / 73 / 53 % (and 2 units a lane with 2 copies at 92 / 94 / 80 %; 4 or more units a lane with 2 copies needed
-/// over 100 registers). The unpermute backward's dot path loads the packs of up to 4 copies (<c>MOE_COPY_CHUNK</c>)
+/// copy after copy in ascending expert order, so one walk of the map row feeds three loads per lane and copy. In
+/// harness 14 of bench/experiments/kernel-shapes that ran at 93.9 / 98.2 / 94.1 % of copy bandwidth at GPT-OSS,
+/// Mixtral and DeepSeek-V3 widths on an H100 (88 / 95 / 87 % on an H200), where tasks of 32 units with the loads of up
+/// to 4 copies in flight ran at 89.9 / 86.7 / 67.1 % (83 / 73 / 53 %); 2 units a lane with 2 copies was better at
+/// GPT-OSS width and worse at DeepSeek-V3's, and 4 or more units a lane with 2 copies needed over 100 registers. The unpermute backward's dot path loads the packs of up to 4 copies (<c>MOE_COPY_CHUNK</c>)
 /// before summing them. The permute loads its unit before the map row, so both reads overlap, then stores it to
 /// every copy.</para>
 /// <para><b>Kernels.</b> All pointers are device pointers of contiguous tensors; <c>i64</c> is <c>long long</c>.
@@ -168,7 +168,7 @@ internal static class FusedRoutingCudaSource
         // prob to the whole warp: one load per copy per token and warp, not one per element.
         #define MOE_FULL_MASK 0xffffffffu
         // Copies whose rows the unpermute backward's dot path loads before any is summed: up to 4 loads of 16 bytes in
-        // flight per thread (see the remarks of FusedRoutingCudaSource for why 4).
+        // flight per thread, and 4 dots reduced together (two block barriers per 4 copies).
         #define MOE_COPY_CHUNK 4
         // Units of a token's row that one lane of the gather-reduce (unpermute forward) takes: its warp task is 32 times
         // this many units (FusedRoutingCudaKernels.GatherUnitsPerLane, which sizes the grid).

@@ -118,8 +118,8 @@ public class FusedRoutingLaunchPlanTests
         Assert.Equal(hidden, Value(forward, "hidden"));
         Assert.Equal(rowCount, Value(forward, "num_rows"));   // the bound of the reads: the rows of permuted
         long units = expectedKernel.EndsWith("_v16") ? hidden / (16 / rows.element_size()) : hidden;
-        long gatherLanes = (units + FusedRoutingCudaKernels.GatherUnitsPerLane - 1) / FusedRoutingCudaKernels.GatherUnitsPerLane;
-        uint warpTaskBlocks = (uint)((tokenCount * ((gatherLanes + 31) / 32) + 7) / 8);   // a warp task per token here: under the cap
+        long laneGroups = (units + FusedRoutingCudaKernels.GatherUnitsPerLane - 1) / FusedRoutingCudaKernels.GatherUnitsPerLane;
+        uint warpTaskBlocks = (uint)((tokenCount * ((laneGroups + 31) / 32) + 7) / 8);   // a warp task per token here: under the cap
         Assert.Equal((warpTaskBlocks, 256u, 0u), (forward.Grid, forward.Block, forward.SharedBytes));
         Assert.Null(TensorArgument(FusedRoutingCudaKernels.PlanGatherReduce(rows, rowMap, null, output, Multiprocessors)!, "probs"));
 
