@@ -10,9 +10,12 @@ namespace MoeOpGen.Bench;
 /// </summary>
 /// <remarks>
 /// <para>Several calls per event pair measure the device, not the host: the host queues the next call while the
-/// GPU runs the previous one, so launch overhead only counts where it exceeds the kernel time. One call per pair
-/// would add the host's time to prepare the first launch (validation, allocation, the autograd engine) to every
-/// sample. The peers script times its calls the same way.</para>
+/// GPU runs the previous one, so launch overhead only counts where it exceeds the kernel time. For the first timed
+/// call the same holds only because an untimed call is queued before the start event: the GPU runs it while the
+/// host prepares the first timed call (validation, allocation, the autograd engine), where otherwise that
+/// preparation would count once a sample. It did: the unpermute kernel alone at Mixtral width, 70 µs on the GPU, read
+/// 76.8 µs a call with 10 calls a sample and 73.4 µs with 200 (H100; docs/benchmarks.md). The peers script times its
+/// calls the same way.</para>
 /// <para>Every sample runs inside its own dispose scope, disposed after the clock stopped: without it the tensors
 /// of each call live until the .NET GC finalizes them, GPU memory fills, and the caching allocator's
 /// cudaMalloc/cudaFree get timed instead of kernels. Tensors made by autograd on libtorch's CUDA worker thread
@@ -60,6 +63,8 @@ internal sealed class StepTimer(BenchDevice device, int warmup, int repeats, int
             if (reset is not null) CollectGarbage();
             device.Synchronize();
             using var scope = NewDisposeScope();
+            reset?.Invoke();
+            step();                                       // untimed: keeps the GPU busy past the start event (remarks)
             device.StartClock();
             for (int c = 0; c < CallsPerSample; c++)
             {

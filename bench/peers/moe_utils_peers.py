@@ -617,8 +617,9 @@ CALLS_PER_SAMPLE = 10
 def time_us(fn, setup, warmup, repeats, calls=None):
     """Median over `repeats` samples of the CUDA-event time per call, each sample `calls` back-to-back calls
     between one pair of events (as the .NET bench times), so the device is measured and the host's launch gaps
-    count only where they exceed the kernels' time. setup() runs before every call; it must be host-only (drop
-    .grad)."""
+    count only where they exceed the kernels' time. An untimed call before the start event keeps the GPU busy while
+    the host prepares the first timed call, which otherwise counted once a sample. setup() runs before every call;
+    it must be host-only (drop .grad)."""
     calls = calls or CALLS_PER_SAMPLE
     for _ in range(warmup):
         setup()
@@ -627,6 +628,8 @@ def time_us(fn, setup, warmup, repeats, calls=None):
     samples = []
     for _ in range(repeats):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        setup()
+        fn()  # untimed: the GPU runs it while the host prepares the first timed call
         start.record()
         for _ in range(calls):
             setup()
