@@ -93,7 +93,7 @@ internal static class Program
             ["calls_per_sample"] = callsPerSample,
             ["quick"] = quick,
             ["device"] = deviceKind,
-            ["timing"] = device.IsCuda ? $"CUDA events around {callsPerSample} calls back to back, median of the per-call time" : "Stopwatch around each call, median",
+            ["timing"] = device.IsCuda ? $"CUDA events around {callsPerSample} calls back to back after one untimed call, median of the per-call time" : "Stopwatch around each call, median",
         };
         var report = new BenchReport
         {

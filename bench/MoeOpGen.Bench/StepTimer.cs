@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace MoeOpGen.Bench;
 
 /// <summary>
-/// Times one step: warm-up calls, then <see cref="Repeats"/> samples, each <see cref="CallsPerSample"/> calls
-/// back to back between one pair of CUDA events, and returns the median time per call in microseconds.
+/// Times one step: warm-up calls, then <see cref="Repeats"/> samples, each <see cref="CallsPerSample"/> calls back
+/// to back between one pair of CUDA events (after one untimed call), and returns the median time per call in
+/// microseconds.
 /// </summary>
 /// <remarks>
 /// <para>Several calls per event pair measure the device, not the host: the host queues the next call while the
