@@ -330,6 +330,23 @@ public class FusedRoutingLaunchPlanTests
             empty(3, 8, dtype: ScalarType.Int32), rowMap, null, empty(4, 8, dtype: ScalarType.Int32), Multiprocessors));   // no int kernel
     }
 
+    [Fact]
+    public void A_refused_plan_names_the_operand_and_what_is_wrong()
+    {
+        // The messages are formatted only when a check fails (FailureMessage); this checks that they still are then.
+        using var scope = NewDisposeScope();
+        var rowMap = full(new[] { 4L, 2 }, -1, ScalarType.Int32);
+        var shape = Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanGatherReduce(
+            empty(3, 8), rowMap, null, empty(5, 8), Multiprocessors));
+        Assert.Contains("output has shape [5, 8], expected [4, 8]", shape.Message);
+        var dtype = Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanGatherReduce(
+            empty(3, 8), rowMap, empty(4, 2, dtype: ScalarType.Float64), empty(4, 8), Multiprocessors));
+        Assert.Contains("weights is Float64, expected Float32", dtype.Message);
+        var map = Assert.Throws<InvalidOperationException>(() => FusedRoutingCudaKernels.PlanGatherReduce(
+            empty(3, 8), full(new[] { 4L, 2, 1 }, -1, ScalarType.Int32), null, empty(4, 8), Multiprocessors));
+        Assert.Contains("a row map of Int32 with 3 dimensions", map.Message);
+    }
+
     private static void AssertMatchesSignature(FusedRoutingLaunch plan)
     {
         Assert.Contains(plan.Kernel, FusedRoutingCudaSource.KernelNames);
