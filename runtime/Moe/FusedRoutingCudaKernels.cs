@@ -403,9 +403,10 @@ internal static class FusedRoutingCudaKernels
 
     /// <summary>
     /// The interpolated message of a <see cref="Require(bool, ref FailureMessage)"/>: built only when the condition is
-    /// false, and its holes (shapes, dtypes) are then not even evaluated. The plans run before every launch, and
-    /// formatting their messages on success took most of a plan's host time: 15 µs for the unpermute's gather-reduce
-    /// plan, about half of a small fused unpermute's host path (a CPU measurement of the plan alone).
+    /// false; when it holds, the holes (shapes, dtypes) are not even evaluated. The plans run before every launch, and
+    /// formatting their messages on success took most of a plan's host time: the gather-reduce plan took 15.1 µs, 6.2
+    /// µs without it (CPU, the plan alone); on an H100 the row-map step (three launches and a read-back) went from
+    /// 74 to 64 µs.
     /// </summary>
     [InterpolatedStringHandler]
     private ref struct FailureMessage
