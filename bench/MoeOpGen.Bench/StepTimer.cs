@@ -16,7 +16,7 @@ namespace MoeOpGen.Bench;
 /// host prepares the first timed call (validation, allocation, the autograd engine), where otherwise that
 /// preparation would count once a sample. It did: the unpermute kernel alone at Mixtral width, 70 µs on the GPU, read
 /// 76.8 µs a call with 10 calls a sample and 73.4 µs with 200 (H100; docs/benchmarks.md). The peers script times its
-/// calls the same way.</para>
+/// calls the same way. On the CPU nothing is queued (the host's work is the work), so no untimed call runs there.</para>
 /// <para>Every sample runs inside its own dispose scope, disposed after the clock stopped: without it the tensors
 /// of each call live until the .NET GC finalizes them, GPU memory fills, and the caching allocator's
 /// cudaMalloc/cudaFree get timed instead of kernels. Tensors made by autograd on libtorch's CUDA worker thread
@@ -64,8 +64,11 @@ internal sealed class StepTimer(BenchDevice device, int warmup, int repeats, int
             if (reset is not null) CollectGarbage();
             device.Synchronize();
             using var scope = NewDisposeScope();
-            reset?.Invoke();
-            step();                                       // untimed: keeps the GPU busy past the start event (remarks)
+            if (device.IsCuda)
+            {
+                reset?.Invoke();
+                step();                                   // untimed: keeps the GPU busy past the start event (remarks)
+            }
             device.StartClock();
             for (int c = 0; c < CallsPerSample; c++)
             {
