@@ -42,9 +42,9 @@ namespace MoeOpGen.Moe;
 /// harness 14 of bench/experiments/kernel-shapes that ran at 93.9 / 98.2 / 94.1 % of copy bandwidth at GPT-OSS,
 /// Mixtral and DeepSeek-V3 widths on an H100 (88 / 95 / 87 % on an H200), where tasks of 32 units with the loads of up
 /// to 4 copies in flight ran at 89.9 / 86.7 / 67.1 % (83 / 73 / 53 %); 2 units a lane with 2 copies was better at
-/// GPT-OSS width and worse at DeepSeek-V3's, and 4 or more units a lane with 2 copies needed over 100 registers. The unpermute backward's dot path loads the packs of up to 4 copies (<c>MOE_COPY_CHUNK</c>)
-/// before summing them. The permute loads its unit before the map row, so both reads overlap, then stores it to
-/// every copy.</para>
+/// GPT-OSS width and worse at DeepSeek-V3's, and 4 or more units a lane with 2 copies needed over 100 registers. The
+/// unpermute backward's dot path loads the packs of up to 4 copies (<c>MOE_COPY_CHUNK</c>) before summing them. The
+/// permute loads its unit before the map row, so both reads overlap, then stores it to every copy.</para>
 /// <para><b>Kernels.</b> All pointers are device pointers of contiguous tensors; <c>i64</c> is <c>long long</c>.
 /// <list type="bullet">
 /// <item><c>moe_permute_w{1,2,4,8,16}(const U* tokens, const int* row_map, const void* probs, U* permuted,
